@@ -1,0 +1,420 @@
+"""One vectorised-environment contract for massively parallel simulators, and a small adapter per simulator.
+
+    env = make_env("Ant", num_envs=4096, backend="auto", device="cuda", seed=0)
+    obs = env.reset()                                          # [N, obs_dim] float32 on env.device
+    obs, reward, terminated, truncated, info = env.step(act)   # act: [N, act_dim] in [-1, 1]
+
+`reward` is [N] float32; `terminated` and `truncated` are [N] bool (an episode that hits its time limit is
+truncated, not terminated, so a learner bootstraps through it). Episodes auto-reset inside `step`, so `obs`
+is already the first observation of the next episode wherever one ended. `info` holds [N] tensors:
+  final_obs       the observation each env reached in this step, before any reset (equals `obs` where no
+                  episode ended): the state to bootstrap from, V(final_obs), for every transition;
+  episode_return  the undiscounted return of the episode that just ended (valid where terminated|truncated);
+  episode_length  its length in steps (likewise).
+Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
+
+Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on MuJoCo-XLA, pip-installable,
+handed to torch through DLPack) and "torch" (small classic-control tasks written in torch). "auto" takes the
+first of those that has the task.
+"""
+import contextlib
+import io
+import os
+import sys
+from typing import Dict, List, Optional, Tuple
+
+# Isaac Gym must be imported before torch (it refuses to load after it), so this module imports it first, and
+# scripts import this module before torch. A missing Isaac Gym is normal; one that fails to load is reported.
+try:
+    import isaacgym  # noqa: F401
+    ISAACGYM_IMPORT_ERROR = None  # type: Optional[str]
+except ModuleNotFoundError as e:
+    if e.name != "isaacgym":
+        ISAACGYM_IMPORT_ERROR = "isaacgym is installed but failed to import: {}".format(e)
+    else:
+        ISAACGYM_IMPORT_ERROR = "missing"
+except ImportError as e:
+    ISAACGYM_IMPORT_ERROR = "isaacgym is installed but failed to import: {}".format(e)
+
+import math
+
+import torch
+
+# JAX grabs 75% of GPU memory when it starts unless told not to, leaving torch (which shares the GPU) too little.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+BACKENDS = ("isaacgym", "brax", "torch")
+INSTALL_HINTS = {
+    "isaacgym": "Isaac Gym is not installed: download Isaac Gym Preview 4 from https://developer.nvidia.com/isaac-gym "
+    "(Python 3.6-3.8), `pip install -e isaacgym/python`, then `pip install -e` a clone of "
+    "github.com/isaac-sim/IsaacGymEnvs; or use --backend brax",
+    "brax": "Brax is not installed: `pip install brax==0.14.2` (for a GPU also `pip install -U 'jax[cuda12]'`)",
+}
+
+
+class EnvError(Exception):
+    """A user-facing problem (unknown task, simulator missing, bad device): one readable line, no traceback."""
+
+
+class VecEnv:
+    """What every backend shares: the contract's attributes and the per-env episode bookkeeping."""
+
+    backend = ""
+    one_per_process = False  # True where the simulator allows only one simulation per process (Isaac Gym)
+
+    def __init__(self, name: str, num_envs: int, obs_dim: int, act_dim: int, device: torch.device,
+                 max_episode_length: int):
+        self.name, self.num_envs, self.obs_dim, self.act_dim = name, num_envs, obs_dim, act_dim
+        self.device, self.max_episode_length = torch.device(device), max_episode_length
+        self._episode_return = torch.zeros(num_envs, device=self.device)
+        self._episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+
+    def _clear_episodes(self) -> None:
+        self._episode_return.zero_()
+        self._episode_length.zero_()
+
+    def _episode_info(self, reward: torch.Tensor, done: torch.Tensor) -> Dict[str, torch.Tensor]:
+        self._episode_return += reward
+        self._episode_length += 1
+        info = {"episode_return": self._episode_return.clone(), "episode_length": self._episode_length.clone()}
+        self._episode_return.masked_fill_(done, 0.0)
+        self._episode_length.masked_fill_(done, 0)
+        return info
+
+    def reset(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Dict]:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------- pure torch
+class TorchTask(VecEnv):
+    """A classic-control task in plain torch, batched over envs: a state tensor [N, k] and three functions."""
+
+    backend = "torch"
+    obs_size = act_size = episode_steps = 0
+
+    def __init__(self, num_envs: int, device: torch.device, seed: int, max_episode_length: Optional[int]):
+        super().__init__(type(self).__name__, num_envs, self.obs_size, self.act_size, device,
+                         max_episode_length or self.episode_steps)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.state = self._initial_state(num_envs)
+        self.steps = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+
+    def _uniform(self, n: int, low: float, high: float) -> torch.Tensor:
+        return torch.rand(n, generator=self.generator, device=self.device) * (high - low) + low
+
+    def reset(self) -> torch.Tensor:
+        self.state = self._initial_state(self.num_envs)
+        self.steps.zero_()
+        self._clear_episodes()
+        return self._observe(self.state)
+
+    def step(self, actions):
+        next_state, reward, terminated = self._dynamics(self.state, actions.clamp(-1.0, 1.0))
+        self.steps += 1
+        truncated = (self.steps >= self.max_episode_length) & ~terminated
+        done = terminated | truncated
+        final_obs = self._observe(next_state)
+        # Drawing fresh states for every env and keeping those that ended is cheaper than indexing on the GPU.
+        self.state = torch.where(done[:, None], self._initial_state(self.num_envs), next_state)
+        self.steps.masked_fill_(done, 0)
+        info = self._episode_info(reward, done)
+        info["final_obs"] = final_obs
+        return self._observe(self.state), reward, terminated, truncated, info
+
+    def _initial_state(self, n: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _observe(self, state: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _dynamics(self, state, actions) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+
+class Pendulum(TorchTask):
+    """Gymnasium's Pendulum-v1 swing-up: torque = 2 * action. Random policy about -1200, a good one about -150."""
+
+    obs_size, act_size, episode_steps = 3, 1, 200
+
+    def _initial_state(self, n):
+        return torch.stack([self._uniform(n, -math.pi, math.pi), self._uniform(n, -1.0, 1.0)], dim=1)
+
+    def _observe(self, state):
+        theta, theta_dot = state.unbind(1)
+        return torch.stack([theta.cos(), theta.sin(), theta_dot], dim=1)
+
+    def _dynamics(self, state, actions):
+        theta, theta_dot = state.unbind(1)
+        torque = 2.0 * actions[:, 0]
+        angle = torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
+        reward = -(angle ** 2 + 0.1 * theta_dot ** 2 + 0.001 * torque ** 2)
+        dt, g = 0.05, 10.0
+        theta_dot = (theta_dot + (3 * g / 2 * theta.sin() + 3.0 * torque) * dt).clamp(-8.0, 8.0)
+        next_state = torch.stack([theta + theta_dot * dt, theta_dot], dim=1)
+        return next_state, reward, torch.zeros_like(reward, dtype=torch.bool)
+
+
+class CartPole(TorchTask):
+    """Gymnasium's CartPole balance with a continuous force = 10 * action; it terminates when the pole falls
+    (|angle| > 12 deg) or the cart leaves the track (|x| > 2.4). Reward 1 per step; random about 20, best 500."""
+
+    obs_size, act_size, episode_steps = 4, 1, 500
+
+    def _initial_state(self, n):
+        return self._uniform(4 * n, -0.05, 0.05).view(n, 4)
+
+    def _observe(self, state):
+        return state.clone()
+
+    def _dynamics(self, state, actions):
+        x, x_dot, theta, theta_dot = state.unbind(1)
+        force = 10.0 * actions[:, 0]
+        cos, sin = theta.cos(), theta.sin()
+        total_mass, pole_mass_length, half_length, tau = 1.1, 0.05, 0.5, 0.02
+        temp = (force + pole_mass_length * theta_dot ** 2 * sin) / total_mass
+        theta_acc = (9.8 * sin - cos * temp) / (half_length * (4.0 / 3.0 - 0.1 * cos ** 2 / total_mass))
+        x_acc = temp - pole_mass_length * theta_acc * cos / total_mass
+        next_state = torch.stack([x + tau * x_dot, x_dot + tau * x_acc, theta + tau * theta_dot,
+                                  theta_dot + tau * theta_acc], dim=1)
+        terminated = (next_state[:, 0].abs() > 2.4) | (next_state[:, 2].abs() > 12 * math.pi / 180)
+        return next_state, torch.ones_like(x), terminated
+
+
+TORCH_TASKS = {"pendulum": Pendulum, "cartpole": CartPole}
+
+
+# ---------------------------------------------------------------------------------------------- Brax (MJX)
+def _import_brax_envs():
+    with contextlib.redirect_stdout(io.StringIO()):  # MJX prints "Failed to import warp" (an optional backend)
+        from brax import envs
+    return envs
+
+
+_BRAX_STEP_CACHE = {}  # type: Dict[Tuple[str, int, int], tuple]
+
+
+def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
+    """Jitted reset and step for one (task, env count, limit); cached so that two env objects of one shape share
+    one compilation (MJX compiles for 10-30 s)."""
+    key = (name, num_envs, max_episode_length)
+    if key not in _BRAX_STEP_CACHE:
+        import jax
+        import jax.numpy as jnp
+
+        def fresh_states(rng):
+            rng, sub = jax.random.split(rng)
+            return rng, jax.vmap(env.reset)(jax.random.split(sub, num_envs))
+
+        def step(state, steps, fresh, actions):
+            next_state = jax.vmap(env.step)(state, actions)
+            steps = steps + 1
+            terminated = next_state.done > 0
+            truncated = (steps >= max_episode_length) & ~terminated
+            done = terminated | truncated
+
+            def select(start, current):  # envs that ended restart from their own fresh state
+                return jnp.where(done.reshape((-1,) + (1,) * (current.ndim - 1)), start, current)
+
+            state = jax.tree_util.tree_map(select, fresh, next_state)
+            steps = jnp.where(done, 0, steps)
+            return state, steps, (state.obs, next_state.obs, next_state.reward, terminated, truncated)
+
+        _BRAX_STEP_CACHE[key] = (jax.jit(fresh_states), jax.jit(step))
+    return _BRAX_STEP_CACHE[key]
+
+
+class BraxEnv(VecEnv):
+    """Brax environments on the MJX (MuJoCo-XLA) pipeline, batched with vmap and handed to torch without copies.
+
+    Brax's own AutoResetWrapper restarts every env from one cached start state and loses the final observation;
+    here each env that ends restarts from its own fresh random state. Drawing fresh states for all envs costs
+    about a quarter of the step time, so a pool of them is drawn every `FRESH_EVERY` steps (an env that ends
+    twice within that window restarts from the same state twice): a tenth of the step time instead."""
+
+    backend = "brax"
+    FRESH_EVERY = 16
+
+    def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
+                 max_episode_length: Optional[int]):
+        import jax
+
+        brax_envs = _import_brax_envs()
+        platform = "gpu" if device.type == "cuda" else "cpu"
+        try:
+            jax_devices = jax.devices(platform)
+        except RuntimeError:
+            jax_devices = []
+        if not jax_devices:
+            raise EnvError("JAX sees no {} device; for a GPU `pip install -U 'jax[cuda12]'`, or use --device cpu"
+                           .format(platform.upper()))
+        self.jax_device = jax_devices[(device.index or 0) if platform == "gpu" else 0]
+        self.env = brax_envs.get_environment(name, backend="mjx")
+        # Brax's env.observation_size runs an un-jitted reset (15 s of MJX on a CPU); tracing the shape is instant.
+        obs_dim = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)).obs.shape[-1]
+        super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length or 1000)
+        self._fresh_states, self._step = _brax_functions(self.env, name, num_envs, self.max_episode_length)
+        self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
+        self._calls = 0
+
+    def _refresh_pool(self) -> None:
+        self._rng, self._fresh = self._fresh_states(self._rng)
+
+    def reset(self):
+        import jax.numpy as jnp
+
+        self._refresh_pool()
+        self._state = self._fresh
+        self._steps = jnp.zeros(self.num_envs, dtype=jnp.int32, device=self.jax_device)
+        self._clear_episodes()
+        self._calls = 0
+        return torch.from_dlpack(self._state.obs)
+
+    def step(self, actions):
+        import jax
+
+        self._calls += 1
+        if self._calls % self.FRESH_EVERY == 0:
+            self._refresh_pool()
+        jax_actions = jax.dlpack.from_dlpack(actions.clamp(-1.0, 1.0).float().contiguous())
+        self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions)
+        obs, final_obs, reward, terminated, truncated = (torch.from_dlpack(x) for x in out)
+        info = self._episode_info(reward, terminated | truncated)
+        info["final_obs"] = final_obs
+        return obs, reward, terminated, truncated, info
+
+
+def _brax_tasks() -> Dict[str, str]:
+    return {_key(n): n for n in _import_brax_envs()._envs if n != "fast"}  # "fast" is Brax's own test stub
+
+
+# ---------------------------------------------------------------------------------------------- Isaac Gym
+class IsaacGymEnv(VecEnv):
+    """NVIDIA Isaac Gym tasks through isaacgymenvs.make, with its quirks absorbed:
+    - reset() returns zeros until the first step (observations are computed after physics), so reset() here
+      takes one zero-action step to return real observations;
+    - the reward and reset tensors it returns are its own buffers, overwritten by the next step: cloned here;
+    - resets are deferred one step: an env flagged done at step t restarts during step t+1. Its observation at
+      step t is its final one; it also serves as that env's first observation of the next episode, and the
+      reward of step t+1 (already in the new episode) counts towards the new episode;
+    - extras["time_outs"] marks which of the done envs hit the time limit: those are truncated, not terminated.
+    Isaac Gym allows one simulation per process, so there is no second env to evaluate on."""
+
+    backend = "isaacgym"
+    one_per_process = True
+
+    def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
+                 max_episode_length: Optional[int]):
+        import isaacgymenvs
+
+        sim_device = "cuda:{}".format(device.index or 0) if device.type == "cuda" else "cpu"
+        self.env = isaacgymenvs.make(seed=seed, task=name, num_envs=num_envs, sim_device=sim_device,
+                                     rl_device=sim_device, graphics_device_id=-1, headless=True)
+        if max_episode_length:
+            self.env.max_episode_length = max_episode_length
+        super().__init__(name, num_envs, self.env.num_obs, self.env.num_actions, torch.device(sim_device),
+                         int(self.env.max_episode_length))
+
+    def reset(self):
+        self.env.reset()
+        obs, _, _, _, _ = self.step(torch.zeros(self.num_envs, self.act_dim, device=self.device))
+        self._clear_episodes()
+        return obs
+
+    def step(self, actions):
+        obs_dict, reward, reset, extras = self.env.step(actions.clamp(-1.0, 1.0))
+        obs, reward, done = obs_dict["obs"].clone(), reward.clone(), reset != 0  # `!= 0` makes a new tensor
+        time_outs = extras.get("time_outs")
+        truncated = done & (time_outs != 0) if time_outs is not None else torch.zeros_like(done)
+        terminated = done & ~truncated
+        info = self._episode_info(reward, done)
+        info["final_obs"] = obs  # deferred reset: the final observation is the one just returned
+        return obs, reward, terminated, truncated, info
+
+
+def _isaacgym_tasks() -> Dict[str, str]:
+    from isaacgymenvs.tasks import isaacgym_task_map
+
+    return {_key(n): n for n in isaacgym_task_map}
+
+
+# ---------------------------------------------------------------------------------------------- make_env
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def _tasks(backend: str) -> Dict[str, str]:
+    """The tasks a backend offers, by case-insensitive key; raises EnvError if the backend is not installed."""
+    if backend == "torch":
+        return {k: k for k in TORCH_TASKS}
+    if backend == "isaacgym":
+        if ISAACGYM_IMPORT_ERROR:
+            raise EnvError(INSTALL_HINTS["isaacgym"] if ISAACGYM_IMPORT_ERROR == "missing" else
+                           ISAACGYM_IMPORT_ERROR + " (import isaac_env before torch, or use --backend brax)")
+        try:
+            return _isaacgym_tasks()
+        except ImportError as e:
+            raise EnvError("isaacgymenvs failed to import ({}): install IsaacGymEnvs, or use --backend brax"
+                           .format(e))
+    if backend == "brax":
+        try:
+            return _brax_tasks()
+        except ImportError as e:
+            raise EnvError("{} ({})".format(INSTALL_HINTS["brax"], e))
+    raise EnvError("unknown backend {!r}: choose from auto, {}".format(backend, ", ".join(BACKENDS)))
+
+
+def available_tasks() -> Dict[str, List[str]]:
+    """The task names of every installed backend."""
+    found = {}
+    for backend in BACKENDS:
+        try:
+            found[backend] = sorted(_tasks(backend).values())
+        except EnvError:
+            pass
+    return found
+
+
+def resolve(name: str, backend: str = "auto") -> Tuple[str, str]:
+    """(backend, the backend's own spelling of the task) for a case-insensitive task name."""
+    candidates = BACKENDS if backend == "auto" else (backend,)
+    if backend == "auto" and ISAACGYM_IMPORT_ERROR not in (None, "missing"):
+        raise EnvError(ISAACGYM_IMPORT_ERROR + " (import isaac_env before torch, or pass --backend brax)")
+    for candidate in candidates:
+        try:
+            tasks = _tasks(candidate)
+        except EnvError:
+            if backend != "auto":
+                raise
+            continue
+        if _key(name) in tasks:
+            return candidate, tasks[_key(name)]
+    listing = "; ".join("{}: {}".format(b, ", ".join(t)) for b, t in available_tasks().items())
+    where = "any installed backend" if backend == "auto" else "backend " + backend
+    raise EnvError("unknown env {!r} for {}. Available: {}".format(name, where, listing))
+
+
+def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed: int = 0,
+             max_episode_length: Optional[int] = None) -> VecEnv:
+    """Build `num_envs` parallel copies of task `name` on `device` (see the module docstring for the contract)."""
+    if num_envs <= 0:
+        raise EnvError("num_envs must be positive, got {}".format(num_envs))
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EnvError("device {} was asked for but torch sees no CUDA GPU; use --device cpu".format(device))
+    backend, task = resolve(name, backend)
+    if backend == "torch":
+        return TORCH_TASKS[task](num_envs, device, seed, max_episode_length)
+    if backend == "brax":
+        return BraxEnv(task, num_envs, device, seed, max_episode_length)
+    return IsaacGymEnv(task, num_envs, device, seed, max_episode_length)
+
+
+if __name__ == "__main__":  # python isaac_env.py: list the tasks of every installed backend
+    for backend_name, names in available_tasks().items():
+        print("{:9s} {}".format(backend_name, ", ".join(names)))
+    if ISAACGYM_IMPORT_ERROR:
+        print("isaacgym  not available: " + ("not installed" if ISAACGYM_IMPORT_ERROR == "missing"
+                                             else ISAACGYM_IMPORT_ERROR), file=sys.stderr)

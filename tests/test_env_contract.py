@@ -1,0 +1,216 @@
+"""The vec-env contract of isaac_env.py, pinned for every backend: the pure-torch tasks, Brax MJX (a few envs on
+the CPU) and Isaac Gym (through the fake in tests/fake_isaacgym, which reproduces its quirks)."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import isaac_env
+from conftest import FAKE_ISAACGYM, ROOT
+
+ENV_KINDS = ["pendulum", "cartpole", "brax", "isaacgym"]
+
+
+@pytest.fixture(params=ENV_KINDS)
+def env(request):
+    if request.param == "brax":
+        return request.getfixturevalue("brax_env")
+    if request.param == "isaacgym":
+        return request.getfixturevalue("isaac_fake_env")
+    limit = 40 if request.param == "cartpole" else 10  # random CartPole falls after ~20 steps
+    return isaac_env.make_env(request.param, 6, backend="torch", device="cpu", seed=0, max_episode_length=limit)
+
+
+def random_actions(env, generator):
+    return torch.rand(env.num_envs, env.act_dim, generator=generator) * 2 - 1
+
+
+def test_shapes_dtypes_devices(env):
+    obs = env.reset()
+    assert obs.shape == (env.num_envs, env.obs_dim) and obs.dtype == torch.float32 and obs.device == env.device
+    obs, reward, terminated, truncated, info = env.step(random_actions(env, torch.Generator().manual_seed(0)))
+    assert obs.shape == (env.num_envs, env.obs_dim) and obs.dtype == torch.float32
+    assert reward.shape == (env.num_envs,) and reward.dtype == torch.float32
+    assert terminated.dtype == truncated.dtype == torch.bool
+    assert terminated.shape == truncated.shape == (env.num_envs,)
+    assert info["final_obs"].shape == obs.shape
+    assert info["episode_return"].shape == info["episode_length"].shape == (env.num_envs,)
+    for t in (obs, reward, terminated, truncated, info["final_obs"], info["episode_return"]):
+        assert t.device == env.device
+
+
+def test_episode_bookkeeping_over_three_time_limits(env):
+    """terminated and truncated never coincide; truncation happens at the time limit; episode_return and
+    episode_length are the sums over each finished episode; final_obs equals obs wherever nothing ended."""
+    generator = torch.Generator().manual_seed(1)
+    env.reset()
+    returns = torch.zeros(env.num_envs)
+    lengths = torch.zeros(env.num_envs, dtype=torch.long)
+    ended = {"terminated": 0, "truncated": 0}
+    for _ in range(3 * env.max_episode_length + 2):
+        obs, reward, terminated, truncated, info = env.step(random_actions(env, generator))
+        returns += reward
+        lengths += 1
+        done = terminated | truncated
+        assert not (terminated & truncated).any()
+        assert torch.equal(info["final_obs"][~done], obs[~done])
+        assert torch.allclose(info["episode_return"][done], returns[done], atol=1e-4)
+        assert torch.equal(info["episode_length"][done].long(), lengths[done])
+        if env.backend == "isaacgym":  # its reset() spends one step of the first episode; later ones are full
+            assert (lengths[truncated] <= env.max_episode_length).all()
+        else:
+            assert (lengths[truncated] == env.max_episode_length).all()
+        assert (lengths[terminated] <= env.max_episode_length).all()
+        ended["terminated"] += int(terminated.sum())
+        ended["truncated"] += int(truncated.sum())
+        returns[done], lengths[done] = 0.0, 0
+    assert ended["truncated"] > 0
+    if env.name.lower() in ("cartpole", "inverted_pendulum"):  # tasks that random actions fail quickly
+        assert ended["terminated"] > 0
+
+
+def test_resets_differ_between_envs(env):
+    obs = env.reset()
+    assert torch.unique(obs, dim=0).shape[0] == env.num_envs
+    generator = torch.Generator().manual_seed(2)
+    restarts = 0
+    for _ in range(2 * env.max_episode_length + 2):
+        obs, _, terminated, truncated, _ = env.step(random_actions(env, generator))
+        done = terminated | truncated
+        if env.backend == "isaacgym":
+            continue  # deferred resets: checked in test_isaacgym_deferred_reset
+        if int(done.sum()) >= 2:
+            assert torch.unique(obs[done], dim=0).shape[0] == int(done.sum())
+            restarts += 1
+    assert restarts > 0 or env.backend == "isaacgym"
+
+
+@pytest.mark.parametrize("name", ["pendulum", "cartpole"])
+def test_torch_final_obs_is_the_state_reached_before_reset(name):
+    env = isaac_env.make_env(name, 16, backend="torch", device="cpu", seed=0, max_episode_length=7)
+    env.reset()
+    generator = torch.Generator().manual_seed(3)
+    restarted = 0
+    for _ in range(30):
+        actions = random_actions(env, generator)
+        expected = env._observe(env._dynamics(env.state.clone(), actions)[0])
+        obs, _, terminated, truncated, info = env.step(actions)
+        done = terminated | truncated
+        assert torch.allclose(info["final_obs"], expected)
+        assert not torch.isclose(obs[done], info["final_obs"][done]).all(dim=1).any()
+        restarted += int(done.sum())
+    assert restarted > 0
+
+
+def test_brax_final_obs_is_the_state_reached_before_reset(brax_env):
+    import jax
+
+    brax_env.reset()
+    generator = torch.Generator().manual_seed(4)
+    restarted = 0
+    for _ in range(25):
+        actions = random_actions(brax_env, generator)
+        state_before = brax_env._state
+        obs, _, terminated, truncated, info = brax_env.step(actions)
+        expected = torch.from_dlpack(jax.vmap(brax_env.env.step)(state_before, jax.numpy.asarray(actions.numpy())).obs)
+        done = terminated | truncated
+        assert torch.allclose(info["final_obs"], expected, atol=1e-5)
+        assert not torch.isclose(obs[done], info["final_obs"][done]).all(dim=1).any()
+        restarted += int(done.sum())
+    assert restarted > 0
+
+
+def test_brax_returned_tensors_do_not_alias_simulator_state(brax_env):
+    """torch.from_dlpack shares memory with JAX, which treats its arrays as immutable: writing into a returned
+    tensor must not change the simulation. Two envs of one seed must stay identical when one is scribbled on."""
+    # the same shape as brax_env, so the compiled functions are shared and nothing compiles again
+    env_a, env_b = (isaac_env.make_env("InvertedPendulum", brax_env.num_envs, backend="brax", device="cpu", seed=5,
+                                       max_episode_length=10) for _ in range(2))
+    env_a.reset(), env_b.reset()
+    actions = torch.full((env_a.num_envs, env_a.act_dim), 0.3)
+    for _ in range(20):
+        out_a, out_b = env_a.step(actions), env_b.step(actions)
+        for a, b in zip(out_a[:4], out_b[:4]):
+            assert torch.equal(a, b)
+        out_a[0].add_(100.0)
+        out_a[4]["final_obs"].mul_(-7.0)
+        out_a[1].add_(5.0)
+
+
+def test_isaacgym_quirks_are_absorbed(isaac_fake_env):
+    import isaacgymenvs.tasks
+
+    raw = isaacgymenvs.tasks.Ant(0, 4, "cpu", "cpu")
+    assert torch.count_nonzero(raw.reset()["obs"]) == 0  # the quirk: zeros before the first step
+    assert torch.count_nonzero(isaac_fake_env.reset()) > 0  # the adapter returns real observations
+    _, reward_1, _, _ = raw.step(torch.zeros(4, 8))
+    _, reward_2, _, _ = raw.step(torch.ones(4, 8))
+    assert reward_1.data_ptr() == reward_2.data_ptr()  # the quirk: the same buffer, overwritten
+
+    ones = torch.ones(isaac_fake_env.num_envs, isaac_fake_env.act_dim)
+    _, kept_reward, kept_terminated, _, _ = isaac_fake_env.step(ones)
+    kept = kept_reward.clone(), kept_terminated.clone()
+    isaac_fake_env.step(-ones)
+    assert torch.equal(kept_reward, kept[0]) and torch.equal(kept_terminated, kept[1])
+
+
+def test_isaacgym_deferred_reset(isaac_fake_env):
+    """An env flagged done at step t restarts during step t+1: its obs at t is its final one, and at t+1 it
+    is a fresh start (the fake's progress feature, obs[:, 24], is back to 0)."""
+    env = isaac_fake_env
+    env.reset()
+    actions = torch.zeros(env.num_envs, env.act_dim)
+    actions[:, 1] = 1.0  # drift sideways until the point mass "falls" (terminates)
+    saw_termination = saw_truncation = False
+    for _ in range(3 * env.max_episode_length):
+        obs, _, terminated, truncated, info = env.step(actions)
+        done = terminated | truncated
+        saw_termination |= bool(terminated.any())
+        saw_truncation |= bool(truncated.any())
+        if done.any():
+            assert torch.equal(info["final_obs"][done], obs[done])
+            next_obs, _, _, _, _ = env.step(actions)
+            assert (next_obs[done, 24] == 0).all() and (obs[done, 24] > 0).all()
+    assert saw_termination
+    actions[:, 1] = 0.0
+    env.reset()
+    for _ in range(2 * env.max_episode_length):
+        _, _, terminated, truncated, _ = env.step(actions)
+        saw_truncation |= bool(truncated.any())
+    assert saw_truncation
+
+
+def _python(code, fake_isaacgym):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(([FAKE_ISAACGYM] if fake_isaacgym else []) + [ROOT]))
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_isaacgym_must_be_imported_before_torch():
+    wrong = _python("import torch, isaac_env\nprint(isaac_env.ISAACGYM_IMPORT_ERROR)\n"
+                    "try:\n    isaac_env.make_env('Ant', 4)\nexcept isaac_env.EnvError as e:\n    print('EnvError', e)",
+                    fake_isaacgym=True)
+    assert "PyTorch was imported before isaacgym" in wrong.stdout, wrong.stderr
+    assert "EnvError" in wrong.stdout and "import isaac_env before torch" in wrong.stdout
+    right = _python("import isaac_env, torch\nprint(isaac_env.ISAACGYM_IMPORT_ERROR, isaac_env.resolve('ant'))",
+                    fake_isaacgym=True)
+    assert right.stdout.strip() == "None ('isaacgym', 'Ant')", right.stderr
+
+
+def test_auto_backend_and_case_insensitive_names():
+    assert isaac_env.resolve("ANT") == ("isaacgym", "Ant")  # the fake is importable in this process
+    out = _python("import isaac_env\nfor n in ('ANT', 'pendulum', 'HalfCheetah', 'inverted-pendulum'):\n"
+                  "    print(*isaac_env.resolve(n))", fake_isaacgym=False)
+    assert out.stdout.split("\n")[:4] == ["brax ant", "torch pendulum", "brax halfcheetah",
+                                          "brax inverted_pendulum"], out.stderr
+
+
+def test_unknown_task_and_bad_sizes_raise_env_error():
+    with pytest.raises(isaac_env.EnvError, match="unknown env 'Nope'.*pendulum"):
+        isaac_env.make_env("Nope", 4)
+    with pytest.raises(isaac_env.EnvError, match="positive"):
+        isaac_env.make_env("Pendulum", 0)
+    if not torch.cuda.is_available():
+        with pytest.raises(isaac_env.EnvError, match="no CUDA GPU"):
+            isaac_env.make_env("Pendulum", 4, device="cuda")
