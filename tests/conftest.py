@@ -15,9 +15,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 
-def run_ppo(*args, cwd, fake_isaacgym=False, extra_path=(), timeout=300, script="ppo_isaac.py"):
+def pytest_configure(config):
+    # Brax and MJX warn about their own deprecations at every import; they are not this project's to fix.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning")
+    config.addinivalue_line("filterwarnings", "ignore:Brax System:UserWarning")
+
+
+def run_ppo(*args, cwd, fake_isaacgym=False, extra_path=(), extra_env=None, timeout=300, script="ppo_isaac.py"):
     """Run a script of the repo through its real command line, in `cwd`; returns the CompletedProcess."""
-    env = dict(os.environ)
+    env = dict(os.environ, **(extra_env or {}))
     path = list(extra_path) + ([FAKE_ISAACGYM] if fake_isaacgym else [])
     env["PYTHONPATH"] = os.pathsep.join(path + [ROOT])
     env["PYTHONUNBUFFERED"] = "1"

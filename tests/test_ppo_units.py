@@ -1,0 +1,45 @@
+"""Pieces of ppo_isaac.py checked against hand-computed values."""
+import torch
+
+import ppo_isaac
+
+
+def test_gae_bootstraps_through_truncation_and_stops_at_termination():
+    # Two envs, three steps, gamma 0.9, lambda 0.5. Env 0 is truncated at t=1 (bootstraps from V(final_obs) = 4.0,
+    # but no advantage flows back across the boundary); env 1 terminates at t=1 (no bootstrap at all: its
+    # next_value 9.0 must be ignored).
+    rewards = torch.tensor([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+    values = torch.tensor([[0.5, 0.2], [1.0, 0.4], [1.5, 0.6]])
+    next_values = torch.tensor([[1.0, 0.4], [4.0, 9.0], [2.0, 0.8]])
+    terminated = torch.tensor([[False, False], [False, True], [False, False]])
+    dones = torch.tensor([[False, False], [True, True], [False, False]])
+    advantages, returns = ppo_isaac.compute_gae(rewards, values, next_values, terminated, dones, 0.9, 0.5)
+    # env 0: t2: 3 + .9*2 - 1.5 = 3.3;  t1: 2 + .9*4 - 1 = 4.6 (episode ends);  t0: 1 + .9*1 - .5 + .45*4.6 = 3.47
+    # env 1: t2: 1 + .9*.8 - .6 = 1.12;  t1: 1 - .4 = 0.6 (terminal);            t0: 1 + .9*.4 - .2 + .45*.6 = 1.43
+    expected = torch.tensor([[3.47, 1.43], [4.6, 0.6], [3.3, 1.12]])
+    assert torch.allclose(advantages, expected, atol=1e-6)
+    assert torch.allclose(returns, expected + values, atol=1e-6)
+
+
+def test_running_mean_std_matches_the_whole_batch():
+    torch.manual_seed(0)
+    data = torch.randn(1000, 5) * torch.tensor([1.0, 2.0, 0.5, 10.0, 3.0]) + torch.tensor([0.0, 1.0, -3.0, 5.0, 2.0])
+    rms = ppo_isaac.RunningMeanStd((5,))
+    for chunk in data.split(137):
+        rms.update(chunk)
+    assert torch.allclose(rms.mean.float(), data.mean(0), atol=1e-4)
+    assert torch.allclose(rms.var.float(), data.var(0, unbiased=False), rtol=1e-3)
+    normalized = rms.normalize(data)
+    assert torch.allclose(normalized.mean(0), torch.zeros(5), atol=1e-3)
+    assert torch.allclose(rms.denormalize(normalized), data, atol=1e-4)
+    assert rms.normalize(data * 100, clip=5.0).abs().max() <= 5.0
+
+
+def test_agent_shapes_and_initial_policy():
+    agent = ppo_isaac.Agent(obs_dim=7, act_dim=3, net_dim=64)
+    obs = torch.randn(10, 7)
+    dist, mean = agent.policy(obs)
+    assert mean.shape == (10, 3) and dist.sample().shape == (10, 3)
+    assert agent.value(obs).shape == (10,)
+    assert mean.abs().max() < 0.1  # the actor's last layer starts near zero (orthogonal init, std 0.01)
+    assert "obs_rms.mean" in agent.state_dict() and "value_rms.var" in agent.state_dict()
