@@ -20,7 +20,6 @@ first of those that has the task.
 import contextlib
 import io
 import os
-import sys
 from typing import Dict, List, Optional, Tuple
 
 # Isaac Gym must be imported before torch (it refuses to load after it), so this module imports it first, and
@@ -417,4 +416,4 @@ if __name__ == "__main__":  # python isaac_env.py: list the tasks of every insta
         print("{:9s} {}".format(backend_name, ", ".join(names)))
     if ISAACGYM_IMPORT_ERROR:
         print("isaacgym  not available: " + ("not installed" if ISAACGYM_IMPORT_ERROR == "missing"
-                                             else ISAACGYM_IMPORT_ERROR), file=sys.stderr)
+                                             else ISAACGYM_IMPORT_ERROR))
