@@ -392,6 +392,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         nonlocal best_return, seconds_to_target, eval_sums
         if eval_env is not None:
             mean_return, n = evaluate(agent, eval_env, args.eval_times, lambda: stop["requested"])
+            if stop["requested"]:  # cut short by Ctrl-C: a partial evaluation is not recorded
+                return
         else:  # training episodes finished since the last evaluation
             n = int(sums[2] - eval_sums[2])
             mean_return = (sums[0] - eval_sums[0]) / n if n else float("nan")

@@ -329,6 +329,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         fail("--buffer-size {} holds {} steps per env for {} envs; it needs more than max(n_step, learning_starts) "
              "= {}".format(args.buffer_size, capacity, args.env_num, max(args.n_step, args.learning_starts)))
     torch.manual_seed(args.seed)
+    torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them: SAC's critics are wide
 
     # --- environment
     eval_env = None
@@ -471,6 +472,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         nonlocal best_return, seconds_to_target, eval_sums
         if eval_env is not None:
             mean_return, n = evaluate(actor, eval_env, args.eval_times, lambda: stop["requested"])
+            if stop["requested"]:  # cut short by Ctrl-C: a partial evaluation is not recorded
+                return
         else:  # training episodes finished since the last evaluation
             n = int(sums[2] - eval_sums[2])
             mean_return = (sums[0] - eval_sums[0]) / n if n else float("nan")

@@ -1,5 +1,6 @@
-"""Run ppo_isaac.py through its command line with the Pendulum task poisoned from a given env step on:
-NAN_AT_STEP (the step at which NaN appears) and NAN_IN ("obs" or "reward"). Used by the NaN-guard tests."""
+"""Run NAN_SCRIPT (ppo_isaac.py or sac_isaac.py) through its command line with the Pendulum task poisoned from a
+given env step on: NAN_AT_STEP (the step at which NaN appears) and NAN_IN ("obs" or "reward"). Used by the
+NaN-guard tests."""
 import os
 import runpy
 import sys
@@ -24,6 +25,6 @@ def poisoned_dynamics(self, state, actions):
 
 
 isaac_env.Pendulum._dynamics = poisoned_dynamics
-script = os.path.join(ROOT, "ppo_isaac.py")
+script = os.path.join(ROOT, os.environ.get("NAN_SCRIPT", "ppo_isaac.py"))
 sys.argv = [script] + sys.argv[1:]
 runpy.run_path(script, run_name="__main__")

@@ -1,5 +1,5 @@
-"""ppo_isaac.py through its real command line, in subprocesses: learning, every backend, checkpoints, resume,
-evaluation-only, bad input, the NaN guard, seeding and Ctrl-C."""
+"""ppo_isaac.py and sac_isaac.py through their real command lines, in subprocesses: learning, every backend,
+checkpoints, resume, evaluation-only, bad input, the NaN guard, seeding and Ctrl-C."""
 import json
 import os
 import signal
@@ -20,11 +20,20 @@ def summary(run_dir):
         return json.load(f)
 
 
-def assert_one_line_error(result, *fragments):
+SCRIPTS = ["ppo_isaac.py", "sac_isaac.py"]
+# Small SAC settings for runs that only check plumbing on a CPU (its defaults are sized for a GPU).
+TINY_SAC = ["--net-dim", "32", "--batch-size", "64", "--learning-starts", "2", "--log-every", "8"]
+
+
+def tiny(script, *args):
+    return list(args) + (TINY_SAC if script == "sac_isaac.py" else [])
+
+
+def assert_one_line_error(result, *fragments, script="ppo_isaac.py"):
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ppo_isaac.py: error:"), result.stderr
+    assert last.startswith(script + ": error:"), result.stderr
     for fragment in fragments:
         assert fragment in last, last
 
@@ -58,26 +67,48 @@ def test_ppo_learns_pendulum(tmp_path):
     assert s["seconds_to_target"] is None and s["evals"][-1][1] == s["steps"]
 
 
+def test_sac_learns_pendulum(tmp_path):
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--eval-env-num", 16, "--eval-times", 16,
+                     "--run-name", "learn", "--seed", 1, cwd=tmp_path, script="sac_isaac.py")
+    assert result.returncode == 0, result.stderr
+    s = summary(tmp_path / "runs" / "learn")
+    assert s["status"] == "completed" and s["steps"] >= 30_000 and s["backend"] == "torch"
+    assert s["final_eval_return"] > PENDULUM_THRESHOLD, s  # margin: random -1200, trained about -170
+
+
+def test_sac_compiled_bf16_path_runs(tmp_path):
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 24, "--compile", "--bf16",
+                     "--run-name", "fast", *TINY_SAC, cwd=tmp_path, script="sac_isaac.py", timeout=600)
+    assert result.returncode == 0, result.stderr
+    s = summary(tmp_path / "runs" / "fast")
+    assert s["steps"] == 16 * 24 and s["final_eval_return"] < 0
+
+
 # ---------------------------------------------------------------------------------------------- backends
-def test_short_brax_run_on_cpu(tmp_path):
-    result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, "--horizon", 8,
-                     "--total-timesteps", 96, "--eval-times", 2, "--run-name", "brax", cwd=tmp_path)
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_short_brax_run_on_cpu(tmp_path, script):
+    extra = ["--buffer-size", 600] if script == "sac_isaac.py" else ["--horizon", 8]
+    result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, *extra,
+                     "--total-timesteps", 96, "--eval-times", 2, "--run-name", "brax", *tiny(script), cwd=tmp_path,
+                     script=script)
     assert result.returncode == 0, result.stderr
     assert "on brax (6 envs), obs 4, act 1" in result.stdout
     s = summary(tmp_path / "runs" / "brax")
     assert s["backend"] == "brax" and s["steps"] == 96 and s["final_eval_return"] > 0
 
 
-def test_fake_isaacgym_end_to_end(tmp_path):
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_fake_isaacgym_end_to_end(tmp_path, script):
     result = run_ppo("--env-name", "Ant", "--env-num", 64, "--total-timesteps", 64 * 16 * 3, "--run-name", "isaac",
-                     "--save-gap", 0, cwd=tmp_path, fake_isaacgym=True)
+                     "--episode-length", 20, "--save-gap", 0, *tiny(script), cwd=tmp_path, fake_isaacgym=True,
+                     script=script)
     assert result.returncode == 0, result.stderr
     assert "on isaacgym (64 envs), obs 60, act 8" in result.stdout
     assert "allows one simulation per process" in result.stdout
     s = summary(tmp_path / "runs" / "isaac")
     assert s["backend"] == "isaacgym" and s["steps"] == 3072 and s["evals"] and s["final_eval_return"] > 0
     evaluation = run_ppo("--checkpoint", tmp_path / "runs" / "isaac" / "checkpoint.pt", "--eval-only",
-                         "--eval-times", 2, cwd=tmp_path, fake_isaacgym=True)
+                         "--eval-times", 2, cwd=tmp_path, fake_isaacgym=True, script=script)
     assert evaluation.returncode == 0, evaluation.stderr
     assert json.loads(evaluation.stdout.strip().splitlines()[-1])["episodes"] == 2
 
@@ -111,62 +142,107 @@ def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert result["episodes"] == 3 and result["env"] == "Pendulum" and -2000 < result["eval_return"] < 0
 
 
+def test_sac_checkpoint_round_trip_resume_and_eval_only(tmp_path):
+    first = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 40, "--run-name", "ck",
+                    "--save-gap", 0, *TINY_SAC, cwd=tmp_path, script="sac_isaac.py")
+    assert first.returncode == 0, first.stderr
+    path = tmp_path / "runs" / "ck" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    assert state["global_step"] == 640 and state["args"]["env_num"] == 16 and state["args"]["batch_size"] == 64
+    import sac_isaac
+
+    actor = sac_isaac.Actor(state["obs_dim"], state["act_dim"], state["args"]["net_dim"])
+    actor.load_state_dict(state["actor"])
+    assert actor.obs_rms.count > 600
+    second = run_ppo("--resume", path, "--total-timesteps", 16 * 80, cwd=tmp_path, script="sac_isaac.py")
+    assert second.returncode == 0, second.stderr
+    s = summary(tmp_path / "runs" / "ck")
+    assert s["steps"] == 1280 and s["env_num"] == 16 and len(s["evals"]) == 2 and s["evals"][0][1] == 640
+    resumed = torch.load(path, weights_only=True)
+    assert not torch.equal(resumed["critic"]["q1.0.weight"], state["critic"]["q1.0.weight"])
+    evaluation = run_ppo("--checkpoint", path, "--eval-only", "--eval-times", 2, cwd=tmp_path, script="sac_isaac.py")
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert json.loads(evaluation.stdout.strip().splitlines()[-1])["episodes"] == 2
+
+
 # ---------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("args, fragments", [
-    (["--env-num", "0"], ["--env-num must be positive"]),
-    (["--env-num", "-3"], ["--env-num must be positive"]),
-    (["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
-    (["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--batch-size", "7"], ["must divide", "40"]),
-    (["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
-    (["--eval-only"], ["--eval-only needs --checkpoint"]),
-    (["--resume", "no/such/checkpoint.pt"], ["not found"]),
-    (["--device", "tpu9"], ["not a torch device"]),
-])
-def test_bad_input_gets_one_line(tmp_path, args, fragments):
-    assert_one_line_error(run_ppo(*args, cwd=tmp_path), *fragments)
+BAD_INPUT = [
+    (SCRIPTS, ["--env-num", "0"], ["--env-num must be positive"]),
+    (SCRIPTS, ["--env-num", "-3"], ["--env-num must be positive"]),
+    (SCRIPTS, ["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
+    (["ppo_isaac.py"], ["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--batch-size", "7"],
+     ["must divide", "40"]),
+    (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"], ["holds 4 steps per env"]),
+    (["sac_isaac.py"], ["--env-name", "Pendulum", "--batch-size", "0"], ["--batch-size must be positive"]),
+    (SCRIPTS, ["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
+    (SCRIPTS, ["--eval-only"], ["--eval-only needs --checkpoint"]),
+    (SCRIPTS, ["--resume", "no/such/checkpoint.pt"], ["not found"]),
+    (SCRIPTS, ["--device", "tpu9"], ["not a torch device"]),
+]
+
+
+@pytest.mark.parametrize("script, args, fragments", [(script, args, fragments) for scripts, args, fragments in
+                                                     BAD_INPUT for script in scripts])
+def test_bad_input_gets_one_line(tmp_path, script, args, fragments):
+    assert_one_line_error(run_ppo(*args, cwd=tmp_path, script=script), *fragments, script=script)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
-def test_cuda_without_gpu(tmp_path):
-    assert_one_line_error(run_ppo("--env-name", "Pendulum", "--device", "cuda", cwd=tmp_path), "no CUDA GPU")
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_cuda_without_gpu(tmp_path, script):
+    result = run_ppo("--env-name", "Pendulum", "--device", "cuda", cwd=tmp_path, script=script)
+    assert_one_line_error(result, "no CUDA GPU", script=script)
 
 
-def test_brax_missing(tmp_path):
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_brax_missing(tmp_path, script):
     fake = tmp_path / "no_brax" / "brax"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'brax'\", name='brax')\n")
-    result = run_ppo("--env-name", "Ant", "--backend", "brax", cwd=tmp_path, extra_path=[str(fake.parent)])
-    assert_one_line_error(result, "Brax is not installed", "pip install brax")
+    result = run_ppo("--env-name", "Ant", "--backend", "brax", cwd=tmp_path, extra_path=[str(fake.parent)],
+                     script=script)
+    assert_one_line_error(result, "Brax is not installed", "pip install brax", script=script)
 
 
-def test_corrupt_and_mismatched_checkpoints(tmp_path):
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_corrupt_and_mismatched_checkpoints(tmp_path, script):
+    def error(*args):
+        return run_ppo(*args, cwd=tmp_path, script=script)
+
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x80\x04 this is not a checkpoint")
-    assert_one_line_error(run_ppo("--resume", corrupt, cwd=tmp_path), "corrupt")
-    assert_one_line_error(run_ppo("--checkpoint", corrupt, "--eval-only", cwd=tmp_path), "corrupt")
+    assert_one_line_error(error("--resume", corrupt), "corrupt", script=script)
+    assert_one_line_error(error("--checkpoint", corrupt, "--eval-only"), "corrupt", script=script)
     not_ours = tmp_path / "not_ours.pt"
     torch.save({"weights": torch.zeros(3)}, not_ours)
-    assert_one_line_error(run_ppo("--resume", not_ours, cwd=tmp_path), "not a ppo_isaac.py checkpoint")
+    assert_one_line_error(error("--resume", not_ours), "not a {} checkpoint".format(script), script=script)
     made = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 256, "--run-name", "p",
-                   cwd=tmp_path)
+                   *tiny(script), cwd=tmp_path, script=script)
     assert made.returncode == 0, made.stderr
     path = tmp_path / "runs" / "p" / "checkpoint.pt"
-    assert_one_line_error(run_ppo("--resume", path, "--env-name", "CartPole", cwd=tmp_path),
-                          "made for Pendulum with obs 3 / act 1", "CartPole has obs 4 / act 1")
-    assert_one_line_error(run_ppo("--resume", path, "--net-dim", 128, cwd=tmp_path), "does not fit this network")
+    assert_one_line_error(error("--resume", path, "--env-name", "CartPole"),
+                          "made for Pendulum with obs 3 / act 1", "CartPole has obs 4 / act 1", script=script)
+    assert_one_line_error(error("--resume", path, "--net-dim", 128), "does not fit this network", script=script)
 
 
 # ---------------------------------------------------------------------------------------------- NaN guard
+@pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("poisoned", ["obs", "reward"])
-def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisoned):
-    # 16 envs x horizon 16: iteration k covers env steps 16(k-1)+1 .. 16k. NaN from step 53: iteration 4.
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--horizon", 16, "--total-timesteps", 16 * 16 * 8,
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisoned, script):
+    # NaN appears at env step 53 of 16 envs. PPO, horizon 16: iteration k covers steps 16(k-1)+1 .. 16k, so it is
+    # iteration 4, and iterations 1-3 (768 env steps) were saved. SAC: one step per iteration, so iteration 53;
+    # it checks and saves every 10 iterations, so the last good checkpoint is at iteration 50 (800 env steps).
+    settings = ["--horizon", 16] if script == "ppo_isaac.py" else [*TINY_SAC, "--log-every", 10]
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 16 * 8, *settings,
                      "--save-gap", 0, "--run-name", "nan", cwd=tmp_path, script=os.path.join("tests", "nan_run.py"),
-                     extra_env={"NAN_AT_STEP": "53", "NAN_IN": poisoned})
-    assert_one_line_error(result, "non-finite", "at iteration 4 ", "last good checkpoint")
+                     extra_env={"NAN_AT_STEP": "53", "NAN_IN": poisoned, "NAN_SCRIPT": script})
+    iteration, saved_steps = (4, 768) if script == "ppo_isaac.py" else (53, 800)
+    assert_one_line_error(result, "non-finite", "at iteration {}".format(iteration), "last good checkpoint",
+                          script=script)
     state = torch.load(tmp_path / "runs" / "nan" / "checkpoint.pt", weights_only=True)
-    assert state["global_step"] == 3 * 256
-    assert all(torch.isfinite(t).all() for t in state["agent"].values())
+    assert state["global_step"] == saved_steps
+    weights = state["agent"] if script == "ppo_isaac.py" else {**state["actor"], **state["critic"]}
+    assert all(torch.isfinite(t).all() for t in weights.values())
     assert not os.path.exists(tmp_path / "runs" / "nan" / "checkpoint.pt.tmp")
 
 
@@ -192,12 +268,13 @@ def test_same_seed_same_first_iteration_losses(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- signals
+@pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig):
+def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "ppo_isaac.py"), "--env-name", "Pendulum",
-                                "--env-num", "64", "--total-timesteps", "1000000000", "--run-name", "stop",
-                                "--save-gap", "0"], cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
+    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "64",
+               "--total-timesteps", "1000000000", "--run-name", "stop", "--save-gap", "0"] + tiny(script)
+    process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     first_checkpoint = tmp_path / "runs" / "stop" / "checkpoint.pt"
     deadline = time.time() + 120

@@ -1,0 +1,90 @@
+"""Pieces of sac_isaac.py checked against hand-computed values."""
+import math
+
+import pytest
+import torch
+
+import sac_isaac
+
+
+def filled_buffer(capacity=4, num_envs=3, steps=6):
+    """A buffer whose transition at time t for env e has reward 10*t + e and observation [t, e]."""
+    buffer = sac_isaac.ReplayBuffer(capacity, num_envs, obs_dim=2, act_dim=1, device=torch.device("cpu"))
+    for t in range(steps):
+        env_ids = torch.arange(num_envs, dtype=torch.float32)
+        obs = torch.stack([torch.full((num_envs,), float(t)), env_ids], dim=1)
+        next_obs = torch.stack([torch.full((num_envs,), t + 0.5), env_ids], dim=1)
+        buffer.add(obs, torch.full((num_envs, 1), float(t)), 10.0 * t + env_ids, next_obs,
+                   torch.zeros(num_envs, dtype=torch.bool), torch.zeros(num_envs, dtype=torch.bool))
+    return buffer
+
+
+def test_ring_wraps_around_and_keeps_one_ring_per_env():
+    buffer = filled_buffer(capacity=4, num_envs=3, steps=6)
+    assert buffer.size == 4 and buffer.pos == 2  # steps 0 and 1 were overwritten by 4 and 5
+    assert buffer.obs[:, :, 0].tolist() == [[4.0] * 3, [5.0] * 3, [2.0] * 3, [3.0] * 3]
+    assert torch.equal(buffer.obs[:, 1, 1], torch.ones(4))  # env 1's column holds env 1 only
+    torch.manual_seed(0)
+    obs, actions, reward_sum, next_obs, discount = buffer.sample(4096, n_step=1, gamma=0.9)
+    assert set(obs[:, 0].tolist()) == {2.0, 3.0, 4.0, 5.0}  # only what is still in the ring
+    assert torch.equal(reward_sum, 10 * obs[:, 0] + obs[:, 1]) and torch.equal(actions[:, 0], obs[:, 0])
+    assert torch.equal(next_obs[:, 0], obs[:, 0] + 0.5) and torch.equal(next_obs[:, 1], obs[:, 1])
+    assert torch.allclose(discount, torch.full((4096,), 0.9))
+
+
+def test_n_step_never_starts_where_its_successors_are_unwritten():
+    buffer = filled_buffer(capacity=4, num_envs=3, steps=6)
+    torch.manual_seed(1)
+    obs, _, _, _, _ = buffer.sample(4096, n_step=3, gamma=0.9)
+    assert set(obs[:, 0].tolist()) == {2.0, 3.0}  # 4 and 5 lack two successors
+
+
+def test_n_step_target_bootstraps_through_truncation_and_not_through_termination():
+    # One env, gamma 0.5, n = 3. Rewards 1, 2, 4, 8, 16 at t = 0..4; the episode is truncated at t=1 (done, not
+    # terminated) and a new one terminates at t=3.
+    buffer = sac_isaac.ReplayBuffer(8, 1, obs_dim=1, act_dim=1, device=torch.device("cpu"))
+    dones = [False, True, False, True, False]
+    terminated = [False, False, False, True, False]
+    for t in range(5):
+        buffer.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.tensor([2.0 ** t]),
+                   torch.tensor([[100.0 + t]]), torch.tensor([terminated[t]]), torch.tensor([dones[t]]))
+    expected = {  # start t: (reward sum, index of the next_obs bootstrapped from, discount)
+        0: (1 + 0.5 * 2, 1, 0.25),  # stops after the truncation at t=1, bootstraps from its final obs
+        1: (2.0, 1, 0.5),  # the truncated step alone
+        2: (4 + 0.5 * 8, 3, 0.0),  # stops at the termination at t=3: no bootstrap
+    }
+    torch.manual_seed(2)
+    obs, _, reward_sum, next_obs, discount = buffer.sample(512, n_step=3, gamma=0.5)
+    for start, (total, last, disc) in expected.items():
+        rows = obs[:, 0] == start
+        assert rows.any()
+        assert torch.allclose(reward_sum[rows], torch.tensor(total))
+        assert torch.all(next_obs[rows, 0] == 100.0 + last)
+        assert torch.allclose(discount[rows], torch.tensor(disc))
+
+
+def test_actor_log_prob_matches_the_transformed_distribution():
+    torch.manual_seed(3)
+    actor = sac_isaac.Actor(obs_dim=5, act_dim=3, net_dim=32)
+    obs = torch.randn(2000, 5)
+    torch.manual_seed(4)
+    actions, log_prob = actor(obs)
+    mean, log_std = actor.net(obs).chunk(2, dim=-1)
+    reference = torch.distributions.TransformedDistribution(
+        torch.distributions.Normal(mean, log_std.clamp(-5, 2).exp()),
+        [torch.distributions.TanhTransform(cache_size=1)])
+    inside = actions.abs().max(dim=1).values < 0.999  # away from the edge, where atanh is ill-conditioned
+    assert inside.float().mean() > 0.9
+    assert torch.allclose(log_prob[inside], reference.log_prob(actions[inside]).sum(-1), atol=1e-3)
+    assert actions.abs().max() < 1.0
+    assert torch.equal(actor.deterministic(obs), torch.tanh(mean))
+
+
+@pytest.mark.parametrize("clamped", [False, True])
+def test_actor_log_prob_stays_finite_for_saturated_actions(clamped):
+    actor = sac_isaac.Actor(obs_dim=2, act_dim=2, net_dim=16)
+    with torch.no_grad():
+        actor.net[-1].bias[:2] = 40.0 if clamped else 8.0  # tanh(mean) rounds to 1.0 in float32
+    with torch.no_grad():
+        actions, log_prob = actor(torch.zeros(64, 2))
+    assert torch.isfinite(log_prob).all() and math.isfinite(float(log_prob.mean()))
