@@ -397,10 +397,16 @@ def resolve(name: str, backend: str = "auto") -> Tuple[str, str]:
 
 def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed: int = 0,
              max_episode_length: Optional[int] = None) -> VecEnv:
-    """Build `num_envs` parallel copies of task `name` on `device` (see the module docstring for the contract)."""
+    """Build `num_envs` parallel copies of task `name` on `device` ("auto": cuda if torch sees a GPU, else cpu);
+    see the module docstring for the contract."""
     if num_envs <= 0:
         raise EnvError("num_envs must be positive, got {}".format(num_envs))
-    device = torch.device(device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise EnvError("device {!r} is not a torch device (try cuda, cuda:1 or cpu)".format(device))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise EnvError("device {} was asked for but torch sees no CUDA GPU; use --device cpu".format(device))
     backend, task = resolve(name, backend)

@@ -306,13 +306,6 @@ def write_json(path: str, data: Dict) -> None:
 # ---------------------------------------------------------------------------------------------- main
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- settings: the command line, then the checkpoint's, then the task's defaults
-    try:
-        device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                              "cpu" if args.device == "auto" else args.device)
-    except RuntimeError:
-        fail("--device {!r} is not a torch device (try cuda, cuda:1 or cpu)".format(args.device))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        fail("--device {} was asked for but torch sees no CUDA GPU; use --device cpu".format(args.device))
     ckpt_path = args.checkpoint if args.eval_only else args.resume
     args.env_name = args.env_name or "Humanoid"
     for name, value in TASK_DEFAULTS.get(args.env_name.lower(), TASK_DEFAULTS["default"]).items():
@@ -335,20 +328,21 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     eval_env = None
     try:
         if args.eval_only:  # one env, the evaluation env, also on Isaac Gym
-            env = eval_env = isaac_env.make_env(args.env_name, max(args.eval_env_num, 1), args.backend, device,
-                                                args.seed + 10_000, args.episode_length)
+            env = eval_env = isaac_env.make_env(args.env_name, max(args.eval_env_num, 1), args.backend,
+                                                args.device, args.seed + 10_000, args.episode_length)
         else:
-            env = isaac_env.make_env(args.env_name, args.env_num, args.backend, device, args.seed,
+            env = isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device, args.seed,
                                      args.episode_length)
             if args.eval_env_num > 0 and env.one_per_process:
                 print("note: {} allows one simulation per process: evaluating the training envs' finished "
                       "episodes (stochastic actions) instead of a separate env".format(env.backend))
                 args.eval_env_num = 0
             if args.eval_env_num > 0:
-                eval_env = isaac_env.make_env(args.env_name, args.eval_env_num, env.backend, device,
+                eval_env = isaac_env.make_env(args.env_name, args.eval_env_num, env.backend, env.device,
                                               args.seed + 10_000, args.episode_length)
     except isaac_env.EnvError as e:
         fail(str(e))
+    device = env.device
     print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
         env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, device))
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):

@@ -212,6 +212,10 @@ def test_unknown_task_and_bad_sizes_raise_env_error():
         isaac_env.make_env("Nope", 4)
     with pytest.raises(isaac_env.EnvError, match="positive"):
         isaac_env.make_env("Pendulum", 0)
+    with pytest.raises(isaac_env.EnvError, match="'tpu9' is not a torch device"):
+        isaac_env.make_env("Pendulum", 4, device="tpu9")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert isaac_env.make_env("Pendulum", 4, device="auto").device.type == expected
     if not torch.cuda.is_available():
         with pytest.raises(isaac_env.EnvError, match="no CUDA GPU"):
             isaac_env.make_env("Pendulum", 4, device="cuda")
