@@ -100,6 +100,12 @@ class Args:
     """checkpoint to evaluate, with --eval-only (its task and network come with it)"""
     eval_only: bool = False
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
+    cudagraphs: bool = False
+    """GPU fast path: capture the rollout's policy step and the minibatch update (forward, backward, clipping,
+    Adam) as CUDA graphs, replayed with one launch instead of hundreds. Same maths as the eager default"""
+    compile: bool = False
+    """GPU fast path: torch.compile (fuse) the same two functions; combine with --cudagraphs. Compiles for
+    about a minute at start, which counts against wall-clock time"""
 
 
 # Per-task defaults for the options left unset: rl_games' Isaac Gym recipes for Ant and Humanoid, small nets and
@@ -187,6 +193,36 @@ class Agent(nn.Module):
         mean = self.actor_mean(norm_obs)
         # validate_args=False: argument validation syncs the host with the GPU at every call
         return Normal(mean, self.actor_logstd.exp().expand_as(mean), validate_args=False), mean
+
+
+class CudaGraph:
+    """`fn` captured as one CUDA graph (the --cudagraphs fast path), after `warmup` eager calls on a side stream as
+    capture requires. A call copies its tensor arguments into the graph's static inputs and replays it. The
+    outputs are the graph's own tensors, overwritten by the next call: copy what must be kept. `fn` may not sync
+    with the host, and shapes may not change; parameters and buffers must be updated in place (they are)."""
+
+    def __init__(self, fn, warmup: int = 3):
+        self.fn, self.warmup, self.graph = fn, warmup, None
+
+    def __call__(self, *args: torch.Tensor):
+        if self.graph is None and self.warmup > 0:
+            self.warmup -= 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.fn(*args)
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        if self.graph is None:
+            self.inputs = [a.clone() for a in args]
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):  # records the kernels without running them: replay below runs them
+                self.outputs = self.fn(*self.inputs)
+        else:
+            for static, a in zip(self.inputs, args):
+                static.copy_(a)
+        self.graph.replay()
+        return self.outputs
 
 
 # ---------------------------------------------------------------------------------------------- advantages
@@ -310,6 +346,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     except isaac_env.EnvError as e:
         fail(str(e))
     device = env.device
+    if (args.cudagraphs or args.compile) and device.type != "cuda" and not args.eval_only:
+        fail("--cudagraphs and --compile are GPU fast paths; device {} is not a GPU".format(device))
     print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
         env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, device))
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
@@ -318,8 +356,9 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
     # --- agent and optimiser. The learning rate is a tensor so that the KL schedule adapts it on the device.
     agent = Agent(env.obs_dim, env.act_dim, args.net_dim).to(device)
+    fast = args.cudagraphs and device.type == "cuda"  # capture needs Adam's step counters on the device
     optimizer = torch.optim.Adam(agent.parameters(), lr=torch.tensor(args.learning_rate, device=device),
-                                 eps=1e-5, fused=True)
+                                 eps=1e-5, fused=True, capturable=fast)
     global_step, evals, best_return, wall_offset = 0, [], None, 0.0  # evals: [seconds, steps, return] rows
     if ckpt is not None:
         try:
@@ -327,7 +366,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             if not args.eval_only:
                 optimizer.load_state_dict(ckpt["optimizer"])
                 lr_saved = float(optimizer.param_groups[0]["lr"])  # loaded onto the CPU: back to the device
-                optimizer.param_groups[0]["lr"] = torch.tensor(lr_saved, device=device)
+                optimizer.param_groups[0].update(lr=torch.tensor(lr_saved, device=device), capturable=fast)
         except (RuntimeError, KeyError, ValueError) as e:
             fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
                 ckpt_path, args.net_dim, str(e).splitlines()[0]))
@@ -356,6 +395,45 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     term_buf, done_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(2))
     episode_sums = torch.zeros(3, device=device)  # finished episodes so far: return sum, length sum, count
 
+    # --- the two hot functions: the policy at each rollout step, and one minibatch update
+    @torch.no_grad()
+    def act(obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        norm_obs = agent.normalize_obs(obs)
+        dist, _ = agent.policy(norm_obs)
+        # rsample() draws the same mean + std * noise as sample(), which first checks std >= 0 on the host: a
+        # GPU sync at every step that stalls the pipeline (and cannot be captured in a CUDA graph)
+        action = dist.rsample()
+        return action, dist.log_prob(action).sum(-1), agent.value(norm_obs)
+
+    def update_minibatch(obs, actions, old_logp, adv, old_values, returns) -> torch.Tensor:
+        """One clipped-PPO gradient step; returns [policy loss, value loss, entropy, approx kl, clip fraction, loss]."""
+        dist, mean = agent.policy(obs)
+        log_ratio = dist.log_prob(actions).sum(-1) - old_logp
+        ratio = log_ratio.exp()
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
+        value = agent.value(obs)
+        value_clipped = old_values + (value - old_values).clamp(-args.clip_coef, args.clip_coef)
+        v_loss = torch.max((value - returns) ** 2, (value_clipped - returns) ** 2).mean()
+        entropy = dist.entropy().sum(-1).mean()
+        bounds = ((mean - 1.1).clamp_min(0) ** 2 + (-1.1 - mean).clamp_min(0) ** 2).sum(-1).mean()
+        loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+        optimizer.step()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean()
+            clip_frac = ((ratio - 1).abs() > args.clip_coef).float().mean()
+            return torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss])
+
+    # The fast paths (GPU only) wrap those two functions and leave the maths alone. Each rollout step then costs
+    # one graph launch besides the simulator, and each minibatch one instead of ~300 kernels.
+    if args.compile:
+        act, update_minibatch = torch.compile(act), torch.compile(update_minibatch)
+    if args.cudagraphs:
+        act, update_minibatch = CudaGraph(act), CudaGraph(update_minibatch)
+
     # --- the loop
     stop = {"requested": False}
 
@@ -368,6 +446,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     print("run: {} (Ctrl-C saves a checkpoint and the summary, then stops)".format(run_dir))
     start_step, train_seconds, iteration = global_step, 0.0, 0
+    iteration_times = []  # type: List[float]
     last_eval, last_save, last_sums = time.time(), time.time(), [0.0, 0.0, 0.0]
     eval_sums = [0.0, 0.0, 0.0]  # episode_sums at the last evaluation (for --eval-env-num 0)
     seconds_to_target, status, latest_return = None, "completed", float("nan")
@@ -415,11 +494,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         # rollout, so normalising the stored raw observations later gives exactly what the policy saw.
         with torch.no_grad():
             for t in range(T):
-                norm_obs = agent.normalize_obs(obs)
-                dist, _ = agent.policy(norm_obs)
-                action = dist.sample()
-                obs_buf[t], act_buf[t] = obs, action
-                logp_buf[t], value_buf[t] = dist.log_prob(action).sum(-1), agent.value(norm_obs)
+                action, logp, value = act(obs)
+                obs_buf[t], act_buf[t], logp_buf[t], value_buf[t] = obs, action, logp, value
                 obs, reward, terminated, truncated, info = env.step(action)
                 rew_buf[t], term_buf[t], done_buf[t] = reward, terminated, terminated | truncated
                 final_obs_buf[t] = info["final_obs"]
@@ -448,27 +524,10 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         for _ in range(args.repeat_times):
             epoch_kl = torch.zeros((), device=device)
             for idx in torch.randperm(T * N, device=device).split(args.batch_size):
-                dist, mean = agent.policy(b_obs[idx])
-                log_ratio = dist.log_prob(b_act[idx]).sum(-1) - b_logp[idx]
-                ratio = log_ratio.exp()
-                adv = b_adv[idx]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
-                value, old_value, target = agent.value(b_obs[idx]), b_values[idx], b_returns[idx]
-                value_clipped = old_value + (value - old_value).clamp(-args.clip_coef, args.clip_coef)
-                v_loss = torch.max((value - target) ** 2, (value_clipped - target) ** 2).mean()
-                entropy = dist.entropy().sum(-1).mean()
-                bounds = ((mean - 1.1).clamp_min(0) ** 2 + (-1.1 - mean).clamp_min(0) ** 2).sum(-1).mean()
-                loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
-                optimizer.step()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean()
-                    clip_frac = ((ratio - 1).abs() > args.clip_coef).float().mean()
-                    epoch_kl += approx_kl
-                    loss_sums += torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss])
+                stats = update_minibatch(b_obs[idx], b_act[idx], b_logp[idx], b_adv[idx], b_values[idx],
+                                         b_returns[idx])
+                epoch_kl += stats[3]
+                loss_sums += stats
             if args.kl_target > 0:  # rl_games' adaptive schedule, on the device: no sync
                 with torch.no_grad():
                     kl = epoch_kl / (T * N // args.batch_size)
@@ -483,6 +542,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         obs_finite, rew_finite, lr_value, ev = stats[9], stats[10], stats[11], stats[12]
         iteration_seconds = time.time() - iteration_start
         train_seconds += iteration_seconds
+        iteration_times.append(iteration_seconds)
         bad = [what for what, ok in (("observations", obs_finite), ("rewards", rew_finite),
                                      ("losses", math.isfinite(total_loss))) if not ok]
         if bad:
@@ -527,6 +587,9 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
         "train_seconds": round(train_seconds, 2),
         "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
+        # steady state: the median iteration once the first 5 (compilation, CUDA graph capture) are past
+        "steady_sps": round(T * N / sorted(iteration_times[5:])[len(iteration_times[5:]) // 2], 1)
+        if len(iteration_times) > 5 else None,
         "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
         "target_return": args.target_return, "seconds_to_target": seconds_to_target,
         "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)
