@@ -441,6 +441,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     print("run: {} (Ctrl-C saves a checkpoint and the summary, then stops)".format(run_dir))
     start_step, train_seconds, iteration = global_step, 0.0, 0
+    window_sps = []  # type: List[float]
     last_eval, last_save, last_log = time.time(), time.time(), time.time()
     last_sums, eval_sums = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     seconds_to_target, status, latest_return = None, "completed", float("nan")
@@ -530,6 +531,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         train_seconds, last_log = train_seconds + seconds, time.time()
         steps_logged = (iteration - 1) % args.log_every + 1
         sps = steps_logged * env.num_envs / seconds
+        window_sps.append(sps)
         writer.add_scalar("charts/SPS", sps, global_step)
         if updates_done:
             for name, value in zip(("critic_loss", "actor_loss", "alpha_loss", "alpha", "q_value", "entropy"),
@@ -569,6 +571,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
         "train_seconds": round(train_seconds, 2),
         "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
+        # steady state: the median logging window once the first 5 (compilation, random warm-up steps) are past
+        "steady_sps": round(sorted(window_sps[5:])[len(window_sps[5:]) // 2], 1) if len(window_sps) > 5 else None,
         "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
         "target_return": args.target_return, "seconds_to_target": seconds_to_target,
         "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)
