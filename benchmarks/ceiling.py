@@ -1,0 +1,115 @@
+"""The simulator's own speed with no learning: steps/s of a Brax MJX env stepping random actions.
+
+    python benchmarks/ceiling.py --task ant --env-nums 512 4096 16384 --modes jit torch adapter
+
+Modes, each timed after its compilation, for each env count:
+  jit      Brax's training setup (envs.training.wrap: vmap, episode limit, auto-reset), random actions drawn and
+           stepped inside one jitted lax.scan: nothing leaves JAX. The hard ceiling.
+  torch    the same env with torch making the actions each step and reading obs and reward back, both through
+           DLPack: what any torch learner on this simulator pays at least.
+  adapter  isaac_env.make_env's Brax adapter with torch actions: the above plus fresh-state resets, truncation
+           flags, final observations and episode statistics (what ppo_isaac.py steps).
+Prints one JSON object per line: task, env_num, mode, steps_per_second, compile_seconds, platform.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX and torch share the GPU
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import isaac_env  # noqa: E402  (before torch, as the scripts do)
+import jax  # noqa: E402
+import torch  # noqa: E402
+
+
+def timed_loop(step_once, sync, seconds: float) -> float:
+    """Seconds per call of step_once, run for at least `seconds` after a warm-up call (compilation)."""
+    step_once()
+    sync()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or calls < 3:
+        step_once()
+        calls += 1
+    sync()
+    return (time.perf_counter() - start) / calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="ant", help="Brax task name (ant, humanoid, inverted_pendulum, ...)")
+    parser.add_argument("--env-nums", type=int, nargs="+", default=[4096])
+    parser.add_argument("--modes", nargs="+", default=["jit", "torch", "adapter"], choices=["jit", "torch", "adapter"])
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
+    parser.add_argument("--scan-length", type=int, default=100, help="steps per jitted scan call (mode jit)")
+    parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
+    args = parser.parse_args()
+
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    platform = "gpu" if device.type == "cuda" else "cpu"
+    jax_device = jax.devices(platform)[0]
+    envs = isaac_env._import_brax_envs()
+    _, task = isaac_env.resolve(args.task, "brax")
+    sync_torch = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    for n in args.env_nums:
+        env = envs.training.wrap(envs.get_environment(task, backend="mjx"), episode_length=1000)
+        key = jax.device_put(jax.random.PRNGKey(0), jax_device)
+        for mode in args.modes:
+            compile_start = time.perf_counter()
+            if mode == "jit":
+                length = args.scan_length
+
+                def body(carry, _):
+                    state, key = carry
+                    key, sub = jax.random.split(key)
+                    actions = jax.random.uniform(sub, (n, env.action_size), minval=-1.0, maxval=1.0)
+                    return (env.step(state, actions), key), None
+
+                run = jax.jit(lambda state, key: jax.lax.scan(body, (state, key), None, length=length)[0])
+                carry = {"c": (jax.jit(env.reset)(jax.random.split(key, n)), key)}
+
+                def step_once():
+                    carry["c"] = run(*carry["c"])
+
+                def sync():
+                    jax.block_until_ready(carry["c"])
+                steps_per_call = n * length
+            elif mode == "torch":
+                step = jax.jit(env.step)
+                holder = {"state": jax.jit(env.reset)(jax.random.split(key, n)),
+                          "total": torch.zeros((), device=device)}
+
+                def step_once():
+                    actions = torch.rand(n, env.action_size, device=device) * 2 - 1
+                    holder["state"] = step(holder["state"], jax.dlpack.from_dlpack(actions))
+                    obs, reward = torch.from_dlpack(holder["state"].obs), torch.from_dlpack(holder["state"].reward)
+                    holder["total"] += reward.sum() + obs[:, 0].sum()  # torch reads what the env produced
+
+                def sync():
+                    jax.block_until_ready(holder["state"])
+                    sync_torch()
+                steps_per_call = n
+            else:
+                vec_env = isaac_env.make_env(task, n, "brax", device, seed=0)
+                vec_env.reset()
+
+                def step_once():
+                    vec_env.step(torch.rand(n, vec_env.act_dim, device=device) * 2 - 1)
+
+                sync = sync_torch
+                steps_per_call = n
+            step_once()  # compilation
+            sync()
+            compile_seconds = time.perf_counter() - compile_start
+            seconds_per_call = timed_loop(step_once, sync, args.seconds)
+            print(json.dumps({"task": task, "env_num": n, "mode": mode, "platform": platform,
+                              "steps_per_second": round(steps_per_call / seconds_per_call, 1),
+                              "compile_seconds": round(compile_seconds, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

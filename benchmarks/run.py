@@ -1,0 +1,484 @@
+"""Benchmarks on one GPU, side by side: the simulator's ceiling, ppo_isaac.py and sac_isaac.py, and Brax's own PPO.
+
+    python benchmarks/run.py                                   # every part, Ant and Humanoid (about an hour)
+    python benchmarks/run.py --parts ceiling ppo brax --tasks Ant --seeds 0 1 2
+    python benchmarks/run.py --report-only                     # redraw the .md and plots from the .json
+
+Parts (run in this order, each system in its own process, one at a time):
+  ceiling   Brax MJX env at --env-num with random actions: in one jitted loop, with torch in the loop, and
+            through isaac_env's adapter (benchmarks/ceiling.py)
+  scaling   the same for env counts 512 to 16384 (Ant)
+  levers    ppo_isaac.py's fast-path flags, one at a time, on a short Ant run: steady-state steps/s
+  ppo, sac  ppo_isaac.py / sac_isaac.py, full runs: evaluation return against wall-clock seconds from process
+            start, steady-state steps/s, peak GPU memory of the process (torch and JAX together)
+  brax      Brax's own JAX PPO with its published settings (benchmarks/brax_ppo.py), timed the same way
+Results merge into benchmarks/results/<date>-<gpu>.json (a rerun replaces the rows it measures, so a long
+benchmark can be run in pieces), which is rendered to <date>-<gpu>.md, learning_curves.png and scaling.png.
+Training runs use fresh compilation caches: every run pays its own compilation, as a user's first run does.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Dict, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = {"ant": 3000.0, "humanoid": 6000.0}  # evaluation returns whose wall-clock time is compared (issue 5)
+OUR_EVAL = ["--eval-env-num", "128", "--eval-times", "128"]  # as Brax evaluates: 128 envs, one episode each
+FAST = ["--cudagraphs"]  # measured: the fast path that pays (see the levers part)
+STOP = {"requested": False}  # set by Ctrl-C or `timeout -s INT`: the run in progress is recorded, the rest skipped
+# compile alone is left out: it adds compilation time, and the kernel launches it saves are what graphs save
+LEVERS = {"eager": [], "cudagraphs": ["--cudagraphs"], "compile+cudagraphs": ["--compile", "--cudagraphs"]}
+
+
+# ---------------------------------------------------------------------------------------------- GPU memory
+class PeakGpuMemory:
+    """Polls the GPU's memory in use every 0.1 s while a child process runs, through NVML. The process's own
+    figure where NVML reports it by pid; in containers, whose pids NVML does not see, the GPU's total use minus
+    what was in use before the child started (only one benchmark process runs at a time)."""
+
+    def __init__(self, pid: int, gpu_index: int = 0):
+        self.pid, self.peak_mib, self.method, self._stop = pid, 0.0, None, threading.Event()
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml, self._handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(gpu_index)
+            self._baseline = pynvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2 ** 20
+        except Exception:  # no NVML (a CPU machine): nothing to measure
+            self._nvml = None
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while self._nvml is not None and not self._stop.wait(0.1):
+            try:
+                used = {p.pid: p.usedGpuMemory for p in self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)}
+                if used.get(self.pid):
+                    self.method, mib = "nvml process", used[self.pid] / 2 ** 20
+                else:
+                    self.method = self.method or "nvml device minus baseline"
+                    mib = self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2 ** 20 - self._baseline
+                self.peak_mib = max(self.peak_mib, mib)
+            except Exception:
+                pass
+
+    def stop(self) -> Optional[float]:
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_mib, 1) if self._nvml is not None else None
+
+
+def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None) -> Dict:
+    """Run one benchmark process with its output in log_path; after max_seconds it gets SIGINT (our scripts
+    then save their summary), and 60 s later SIGKILL."""
+    print("+ " + " ".join(cmd), flush=True)
+    with open(log_path, "w") as log:
+        start = time.time()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        memory = PeakGpuMemory(proc.pid)
+        try:
+            proc.wait(timeout=max_seconds)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt) as e:
+            if isinstance(e, KeyboardInterrupt):  # the benchmark itself was stopped: record this run, then stop
+                STOP["requested"] = True
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        peak = memory.stop()
+    return {"returncode": proc.returncode, "process_seconds": round(time.time() - start, 1), "peak_gpu_mib": peak,
+            "memory_method": memory.method, "log": os.path.basename(log_path)}
+
+
+def fresh_cache_env(tmp: str) -> Dict:
+    """Environment for one run with empty compilation caches (torch inductor, Triton, JAX)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_PYTHON_CLIENT_PREALLOCATE="false")
+    cache = tempfile.mkdtemp(dir=tmp)
+    env.update(TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), TRITON_CACHE_DIR=os.path.join(cache, "triton"))
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    return env
+
+
+def tail(path: str, lines: int = 15) -> str:
+    with open(path, errors="replace") as f:
+        return "".join(f.read().replace("\r", "\n").splitlines(True)[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------- the parts
+def ceiling_rows(a, task: str, env_nums: List[int], modes: List[str], tmp: str) -> List[Dict]:
+    cmd = [sys.executable, "benchmarks/ceiling.py", "--task", task, "--env-nums"] + [str(n) for n in env_nums]
+    cmd += ["--modes"] + modes + ["--seconds", str(a.ceiling_seconds), "--device", a.device]
+    log = os.path.join(tmp, "ceiling_{}_{}.log".format(task, "-".join(str(n) for n in env_nums)))
+    result = run_process(cmd, log, a.max_seconds)
+    rows = []
+    with open(log) as f:
+        for line in f:
+            if line.startswith("{"):
+                row = json.loads(line)
+                row.update(key="ceiling/{}/{}/{}".format(row["task"], row["env_num"], row["mode"]), part="ceiling")
+                rows.append(row)
+    if result["returncode"] != 0:
+        print("ceiling {} failed (exit {}):\n{}".format(task, result["returncode"], tail(log)), flush=True)
+    return rows
+
+
+def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: str, key: str,
+                 max_seconds: float) -> Dict:
+    name = "{}_{}".format(key.replace("/", "_").replace("+", "_"), int(time.time()))
+    log = os.path.join(tmp, name + ".log")
+    if system == "brax_ppo":
+        out = os.path.join(tmp, name + ".json")
+        cmd = [sys.executable, "benchmarks/brax_ppo.py", "--task", task.lower(), "--seed", str(seed), "--out", out]
+    else:
+        script = "ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py"
+        out = os.path.join(ROOT, "runs", name, "summary.json")
+        cmd = [sys.executable, script, "--env-name", task, "--env-num", str(a.env_num), "--seed", str(seed),
+               "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap)] + OUR_EVAL
+    result = run_process(cmd + extra, log, max_seconds, fresh_cache_env(tmp))
+    row = {"key": key, "part": "train", "system": system, "task": task, "seed": seed, "flags": extra}
+    row.update(result)
+    if not os.path.isfile(out):
+        print("{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"],
+                                                                      tail(log)), flush=True)
+        row["status"] = "failed"
+        return row
+    with open(out) as f:
+        summary = json.load(f)
+    status = summary["status"] if summary["status"] != "running" else "stopped at {:.0f} s".format(max_seconds)
+    row.update(status=status, evals=summary["evals"], wall_seconds=summary.get("wall_seconds"),
+               steps=summary["evals"][-1][1] if summary["evals"] else 0)
+    if system == "brax_ppo":
+        sps = summary["training_sps"][2:] or summary["training_sps"]  # the first epochs include compilation
+        row["steady_sps"] = round(sorted(sps)[len(sps) // 2], 1) if sps else None
+        row["env_num"] = summary["settings"]["num_envs"]
+    else:
+        row.update(steady_sps=summary.get("steady_sps"), env_num=summary["env_num"], steps=summary["steps"])
+    print("{} {} seed {}: {} evals, last {}, steady {} steps/s, peak {} MiB".format(
+        system, task, seed, len(row["evals"]), row["evals"][-1] if row["evals"] else None, row["steady_sps"],
+        row["peak_gpu_mib"]), flush=True)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------- report
+def seconds_to(evals: List[List[float]], target: float) -> Optional[float]:
+    return next((s for s, _, r in evals if r >= target), None)
+
+
+def mean_std(values: List[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return "{:.0f} ± {:.0f}".format(mean, std) if len(values) > 1 else "{:.0f}".format(mean)
+
+
+def fmt(value, spec="{:.0f}") -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def report(results: Dict, path_md: str, plot_dir: str) -> None:
+    rows = list(results["rows"].values())
+    ceiling = [r for r in rows if r["part"] == "ceiling"]
+    train = [r for r in rows if r["part"] == "train" and r.get("status") != "failed"]
+    levers = [r for r in rows if r["part"] == "levers"]
+    lines = ["# Benchmark: {}".format(results["machine"]["gpu"]), "",
+             "Machine: {}. Software: {}. Written by `python benchmarks/run.py`; every row says which invocation "
+             "(call) measured it.".format(results["machine"]["gpu"], ", ".join(
+                 "{} {}".format(k, v) for k, v in results["machine"]["versions"].items())), ""]
+
+    def ceiling_sps(task: str, n: int, mode: str) -> Optional[float]:
+        return next((r["steps_per_second"] for r in ceiling if r["task"].lower() == task.lower()
+                     and r["env_num"] == n and r["mode"] == mode), None)
+
+    if ceiling:
+        lines += ["## Simulator ceiling (random actions, no learning)", "",
+                  "| task | envs | jitted loop | torch in the loop (DLPack) | isaac_env adapter | compile s |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for task, n in sorted({(r["task"], r["env_num"]) for r in ceiling}):
+            comp = [r["compile_seconds"] for r in ceiling if r["task"] == task and r["env_num"] == n]
+            lines.append("| {} | {} | {} | {} | {} | {} |".format(task, n, *[
+                fmt(ceiling_sps(task, n, m), "{:,.0f}") for m in ("jit", "torch", "adapter")], "/".join(
+                    "{:.0f}".format(c) for c in comp)))
+        lines.append("")
+    if levers:
+        lines += ["## ppo_isaac.py fast-path levers ({}, {} envs, short runs)".format(levers[0]["task"],
+                                                                                  levers[0]["env_num"]), "",
+                  "| flags | steady steps/s | x eager | wall s (incl. compilation) | steps |",
+                  "| --- | --- | --- | --- | --- |"]
+        eager = next((r["steady_sps"] for r in levers if not r["flags"]), None)
+        for r in levers:
+            lines.append("| {} | {} | {} | {} | {} |".format(
+                " ".join(r["flags"]) or "(eager default)", fmt(r.get("steady_sps"), "{:,.0f}"),
+                fmt(r["steady_sps"] / eager if eager and r.get("steady_sps") else None, "{:.2f}"),
+                fmt(r.get("wall_seconds")), fmt(r.get("steps"), "{:,}")))
+        lines.append("")
+    if train:
+        lines += ["## Training: evaluation return against wall-clock time from process start", "",
+                  "Evaluation: 128 envs, deterministic (mean) actions, one episode each, for every system. "
+                  "Seconds include start-up, compilation and evaluation.", "",
+                  "| task | system | envs | seeds | seconds to target | return at budget | best return | steps | "
+                  "steady steps/s | peak GPU MiB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for task in sorted({r["task"] for r in train}):
+            target = TARGETS.get(task.lower())
+            for system in sorted({r["system"] for r in train if r["task"] == task}):
+                group = [r for r in train if r["task"] == task and r["system"] == system]
+                lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    task, system, group[0]["env_num"], ",".join(str(r["seed"]) for r in group),
+                    "{} (target {:.0f}; {})".format(mean_std([seconds_to(r["evals"], target) for r in group]), target,
+                                                     ", ".join(fmt(seconds_to(r["evals"], target)) for r in group))
+                    if target else "-",
+                    mean_std([r["evals"][-1][2] for r in group if r["evals"] and r.get("status") == "completed"])
+                    if all(r.get("status") == "completed" for r in group) else "stopped: last {}".format(
+                        ", ".join("{:.0f} at {:.0f} s".format(r["evals"][-1][2], r["evals"][-1][0])
+                                  for r in group if r["evals"])),
+                    mean_std([max(e[2] for e in r["evals"]) for r in group if r["evals"]]),
+                    "/".join("{:.1f}M".format(r["steps"] / 1e6) for r in group),
+                    mean_std([r.get("steady_sps") for r in group]),
+                    mean_std([r.get("peak_gpu_mib") for r in group])))
+        lines.append("")
+        lines += ratio_lines(train, levers, ceiling_sps)
+    lines += ["## Rows", "", "| key | call | status / notes |", "| --- | --- | --- |"]
+    for r in sorted(rows, key=lambda r: r["key"]):
+        lines.append("| {} | {} | {} |".format(r["key"], r.get("call", "-"), r.get("status", "ok") + (
+            "; flags " + " ".join(r["flags"]) if r.get("flags") else "") + (
+            "; memory by " + r["memory_method"] if r.get("memory_method") else "")))
+    with open(path_md, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    draw_plots(train, ceiling, plot_dir)
+
+
+def time_ratio(ours: Dict, brax: Dict, target: float) -> Optional[str]:
+    """Seconds to `target`, ours over Brax's, for one seed; a bound where only one of them got there."""
+    o, b = seconds_to(ours["evals"], target), seconds_to(brax["evals"], target)
+    if o and b:
+        return "{:.2f} ({:.0f} s / {:.0f} s)".format(o / b, o, b)
+    if o and brax["evals"] and brax.get("status") != "completed":
+        last = brax["evals"][-1][0]
+        return "< {:.2f} ({:.0f} s / not reached by {:.0f} s, its run stopped)".format(o / last, o, last)
+    if o:
+        return "< 1 ({:.0f} s / never reached)".format(o)
+    return "PPO did not reach it" if b else "neither reached it"
+
+
+def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]:
+    """The issue's targets as ratios. Final returns count only runs that used their whole step budget."""
+    lines = ["## Ratios against the targets", "", "| what | measured | target |", "| --- | --- | --- |"]
+    for task in sorted({r["task"] for r in train}):
+        ours = [r for r in train if r["task"] == task and r["system"] == "ppo_isaac"]
+        brax = [r for r in train if r["task"] == task and r["system"] == "brax_ppo"]
+        target = TARGETS.get(task.lower())
+        if ours and task.lower() == "ant":
+            torch_ceiling = ceiling_sps(task, ours[0]["env_num"], "torch")
+            for label, group in (("full runs", ours), ("short runs, --cudagraphs", [
+                    r for r in levers if r["task"] == task and r["flags"] == ["--cudagraphs"]])):
+                sps = [r["steady_sps"] for r in group if r.get("steady_sps")]
+                if torch_ceiling and sps:
+                    lines.append("| {} PPO steady steps/s / torch-in-the-loop ceiling ({}) | {:.2f} ({:,.0f} / "
+                                 "{:,.0f}) | >= 0.75 |".format(task, label, sum(sps) / len(sps) / torch_ceiling,
+                                                               sum(sps) / len(sps), torch_ceiling))
+            peaks = [r["peak_gpu_mib"] for r in ours if r.get("peak_gpu_mib")]
+            if peaks:
+                lines.append("| {} PPO peak GPU memory | {:.2f} GiB | < 8 GiB |".format(task, max(peaks) / 1024))
+        if ours and brax and target:
+            pairs = ["seed {}: {}".format(o["seed"], time_ratio(o, b, target)) for o in ours
+                     for b in brax if b["seed"] == o["seed"]]
+            lines.append("| {} seconds to return {:.0f}, PPO / Brax PPO | {} | <= 0.8 (aim 0.5) |".format(
+                task, target, "; ".join(pairs) or "-"))
+            o_final = [r["evals"][-1][2] for r in ours if r["evals"] and r.get("status") == "completed"]
+            b_final = [r["evals"][-1][2] for r in brax if r["evals"] and r.get("status") == "completed"]
+            lines.append("| {} final return at the step budget, PPO / Brax PPO (means) | {} | >= 1 |".format(
+                task, "{:.2f} ({:.0f} / {:.0f})".format(sum(o_final) / sum(b_final) * len(b_final) / len(o_final),
+                                                        sum(o_final) / len(o_final), sum(b_final) / len(b_final))
+                if o_final and b_final else "not measured: a run stopped before its budget"))
+    return lines + [""]
+
+
+def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"ppo_isaac": "tab:blue", "sac_isaac": "tab:green", "brax_ppo": "tab:red"}
+    tasks = sorted({r["task"] for r in train})
+    if tasks:
+        fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            labelled = set()
+            for r in sorted((r for r in train if r["task"] == task and r["evals"]), key=lambda r: r["system"]):
+                xs, ys = [e[0] for e in r["evals"]], [e[2] for e in r["evals"]]
+                label = r["system"] if r["system"] not in labelled else None
+                labelled.add(r["system"])
+                ax.plot(xs, ys, marker=".", color=colors.get(r["system"]), label=label, alpha=0.8)
+            if task.lower() in TARGETS:
+                ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
+            ax.set(title="{} (one line per seed)".format(task), xlabel="wall-clock seconds from process start",
+                   ylabel="evaluation return")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(plot_dir, "learning_curves.png"), dpi=110)
+        plt.close(fig)
+    if ceiling:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        names = {"jit": "jitted loop", "torch": "torch in the loop", "adapter": "isaac_env adapter"}
+        for (task, mode) in sorted({(r["task"], r["mode"]) for r in ceiling}):
+            pts = sorted((r["env_num"], r["steps_per_second"]) for r in ceiling
+                         if r["task"] == task and r["mode"] == mode)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="{} {}".format(task, names[mode]))
+        ceiling_tasks = {r["task"].lower() for r in ceiling}
+        ours = [r for r in train if r["system"] == "ppo_isaac" and r.get("steady_sps") and r["task"].lower()
+                in ceiling_tasks]
+        if ours:
+            ax.scatter([r["env_num"] for r in ours], [r["steady_sps"] for r in ours], marker="*", s=90,
+                       color="black", zorder=3, label="ppo_isaac.py training, {} (steady)".format(
+                           "/".join(sorted({r["task"] for r in ours}))))
+        ax.set(xscale="log", yscale="log", xlabel="parallel envs", ylabel="env steps per second",
+               title="Simulator steps/s against env count")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(plot_dir, "scaling.png"), dpi=110)
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def machine_info(device: str) -> Dict:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if device != "cpu" and torch.cuda.is_available() else "CPU " + (
+        platform.processor() or platform.machine())
+    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    for module in ("jax", "brax", "mujoco"):
+        try:
+            versions[module] = __import__(module).__version__
+        except Exception:
+            pass
+    return {"gpu": gpu, "versions": versions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--parts", nargs="+", default=["ceiling", "scaling", "levers", "ppo", "sac", "brax"],
+                        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax"])
+    parser.add_argument("--tasks", nargs="+", default=["Ant", "Humanoid"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--env-num", type=int, default=4096, help="envs for ceiling, ppo and sac")
+    parser.add_argument("--scaling-env-nums", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
+    parser.add_argument("--ppo-flags", default=" ".join(FAST),
+                        help="extra ppo_isaac.py flags for the ppo part; pass as --ppo-flags='--a --b' (with =)")
+    parser.add_argument("--sac-flags", default="", help="extra sac_isaac.py flags for the sac part")
+    parser.add_argument("--sac-seconds", type=float, default=300.0, help="wall-clock cap of each SAC run")
+    parser.add_argument("--brax-seconds", type=float, default=1200.0, help="wall-clock cap of each Brax PPO run")
+    parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    parser.add_argument("--levers-timesteps", type=int, default=8_000_000)
+    parser.add_argument("--eval-gap", type=float, default=15.0, help="seconds between our scripts' evaluations")
+    parser.add_argument("--max-seconds", type=float, default=1200.0, help="cap of any one process")
+    parser.add_argument("--ceiling-seconds", type=float, default=3.0)
+    parser.add_argument("--device", default="cuda", help="cuda, or cpu for the smoke test")
+    parser.add_argument("--total-timesteps", type=int, default=None, help="override every training budget (smoke test)")
+    parser.add_argument("--episode-length", type=int, default=None, help="override every episode limit (smoke test)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    parser.add_argument("--name", default=None, help="results file stem (default: <date>-<gpu>)")
+    parser.add_argument("--ceiling-modes", nargs="+", default=["jit", "torch", "adapter"],
+                        choices=["jit", "torch", "adapter"])
+    parser.add_argument("--merge", nargs="+", default=[], metavar="JSON",
+                        help="also take the rows of these results files (pieces of one benchmark run on one machine)")
+    parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
+    a = parser.parse_args()
+
+    machine = machine_info(a.device)
+    name = a.name or "{}-{}".format(datetime.date.today().isoformat(),
+                                    "".join(c if c.isalnum() else "-" for c in machine["gpu"]).strip("-").lower())
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, name + ".json")
+    results = {"machine": machine, "rows": {}}
+    if os.path.isfile(path):
+        with open(path) as f:
+            results = json.load(f)
+    plot_dir = os.path.join(a.out, name)
+    os.makedirs(plot_dir, exist_ok=True)
+
+    def save(rows: List[Dict]) -> None:
+        for row in rows:
+            row["call"] = call
+            results["rows"][row["key"]] = row
+        with open(path + ".tmp", "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(path + ".tmp", path)
+        report(results, os.path.join(a.out, name + ".md"), plot_dir)
+
+    call = datetime.datetime.now().strftime("%Y-%m-%dT%H:%M")
+    for other in a.merge:
+        with open(other) as f:
+            piece = json.load(f)
+        if piece["machine"]["gpu"] != results["machine"]["gpu"]:
+            sys.exit("run.py: {} was measured on {}, not {}".format(other, piece["machine"]["gpu"],
+                                                                   results["machine"]["gpu"]))
+        results["rows"].update(piece["rows"])
+    if a.report_only:
+        save([])
+        print("wrote {}".format(os.path.join(a.out, name + ".md")))
+        return
+    tmp = tempfile.mkdtemp(prefix="bench_")
+    budget = ["--total-timesteps", str(a.total_timesteps)] if a.total_timesteps else []
+    budget += ["--episode-length", str(a.episode_length)] if a.episode_length else []  # (not for Brax PPO)
+    try:
+        jobs = []  # (description, function returning rows), run in order until done or stopped
+        for part in a.parts:
+            if part == "ceiling":
+                jobs += [lambda task=task: ceiling_rows(a, task, [a.env_num], a.ceiling_modes, tmp) for task in a.tasks]
+            elif part == "scaling":
+                jobs.append(lambda: ceiling_rows(a, a.tasks[0], [n for n in a.scaling_env_nums if n != a.env_num],
+                                                 [m for m in a.ceiling_modes if m != "adapter"], tmp))
+            elif part == "levers":
+                for label in a.levers:
+                    if a.device == "cpu" and LEVERS[label]:
+                        continue  # the fast paths are GPU-only
+                    extra = LEVERS[label] + ["--total-timesteps", str(a.total_timesteps or a.levers_timesteps),
+                                             "--eval-env-num", "0", "--eval-gap", "1e9"] + budget[2:]
+                    jobs.append(lambda label=label, extra=extra: [dict(training_row(
+                        a, "ppo_isaac", a.tasks[0], 0, extra, tmp, "levers/" + label, a.max_seconds),
+                        part="levers", flags=LEVERS[label])])
+            else:
+                system = {"ppo": "ppo_isaac", "sac": "sac_isaac", "brax": "brax_ppo"}[part]
+                if system == "brax_ppo":  # its own settings, unless the smoke test shrinks them
+                    flags = ["--num-timesteps", str(a.total_timesteps), "--num-envs", str(a.env_num),
+                             "--num-evals", "2"] if a.total_timesteps else []
+                    flags += ["--episode-length", str(a.episode_length)] if a.episode_length else []
+                else:
+                    flags = (a.ppo_flags if part == "ppo" else a.sac_flags).split() + budget
+                cap = {"sac": a.sac_seconds, "brax": a.brax_seconds}.get(part, a.max_seconds)
+                jobs += [lambda system=system, task=task, seed=seed, flags=flags, cap=cap: [training_row(
+                    a, system, task, seed, flags, tmp, "train/{}/{}/{}".format(system, task, seed), cap)]
+                    for task in a.tasks for seed in a.seeds]
+        for job in jobs:
+            save(job())
+            if STOP["requested"]:
+                print("stopped: the run in progress was recorded, the rest skipped", flush=True)
+                break
+    finally:
+        logs = os.path.join(a.out, "logs")
+        os.makedirs(logs, exist_ok=True)
+        for f in os.listdir(tmp):
+            if f.endswith((".log", ".json")):  # the processes' logs, and Brax PPO's evaluation rows
+                shutil.copy(os.path.join(tmp, f), logs)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("wrote {} and {}".format(path, os.path.join(a.out, name + ".md")))
+
+
+if __name__ == "__main__":
+    main()
