@@ -178,6 +178,7 @@ BAD_INPUT = [
     (SCRIPTS, ["--eval-only"], ["--eval-only needs --checkpoint"]),
     (SCRIPTS, ["--resume", "no/such/checkpoint.pt"], ["not found"]),
     (SCRIPTS, ["--device", "tpu9"], ["not a torch device"]),
+    (["ppo_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"], ["GPU fast paths", "cpu"]),
 ]
 
 

@@ -1,0 +1,89 @@
+"""benchmarks/: a CPU smoke test of the whole runner at tiny sizes (no timing is checked: CI has no GPU), and the
+report's arithmetic on hand-made rows."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import run as bench  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    cmd = [sys.executable, "benchmarks/run.py", "--parts", "ceiling", "ppo", "brax", "--tasks", "inverted_pendulum",
+           "--seeds", "0", "--env-num", "4", "--device", "cpu", "--total-timesteps", "2000", "--episode-length", "50",
+           "--ceiling-seconds", "0.2", "--ceiling-modes", "jit", "torch", "--ppo-flags=", "--out", str(out),
+           "--name", "smoke"]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(os.path.join(str(out), "smoke.json")) as f:
+        return out, json.load(f), result.stdout
+
+
+def test_smoke_measures_every_part(smoke):
+    _, results, _ = smoke
+    rows = results["rows"]
+    for mode in ("jit", "torch"):
+        assert rows["ceiling/inverted_pendulum/4/" + mode]["steps_per_second"] > 0
+    ours, brax = rows["train/ppo_isaac/inverted_pendulum/0"], rows["train/brax_ppo/inverted_pendulum/0"]
+    for row in (ours, brax):
+        assert row["status"] == "completed", row
+        assert row["evals"] and all(len(e) == 3 for e in row["evals"])
+        seconds = [e[0] for e in row["evals"]]
+        assert seconds == sorted(seconds) and seconds[0] > 0  # wall-clock from process start, increasing
+    assert ours["env_num"] == 4 and ours["steps"] >= 2000
+    assert brax["evals"][-1][1] >= 2000
+
+
+def test_smoke_writes_report_and_plots(smoke):
+    out, _, _ = smoke
+    with open(os.path.join(str(out), "smoke.md")) as f:
+        md = f.read()
+    for heading in ("## Simulator ceiling", "## Training", "| inverted_pendulum | brax_ppo |",
+                    "| inverted_pendulum | ppo_isaac |"):
+        assert heading in md
+    for png in ("learning_curves.png", "scaling.png"):
+        path = os.path.join(str(out), "smoke", png)
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.listdir(os.path.join(str(out), "logs"))
+
+
+def row(system, seed, evals, status="completed", task="Ant", **extra):
+    return dict(key="train/{}/{}/{}".format(system, task, seed), part="train", system=system, task=task, seed=seed,
+                evals=evals, status=status, env_num=4096, steps=evals[-1][1], flags=[], **extra)
+
+
+def render(tmp_path, rows):
+    results = {"machine": {"gpu": "test GPU", "versions": {}}, "rows": {r["key"]: r for r in rows}}
+    bench.report(results, str(tmp_path / "r.md"), str(tmp_path))
+    return (tmp_path / "r.md").read_text()
+
+
+def test_report_ratios(tmp_path):
+    rows = [row("ppo_isaac", 0, [[50, 1, 1000], [90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0,
+                peak_gpu_mib=3072.0),
+            row("brax_ppo", 0, [[60, 1, 10], [180, 2, 3000], [200, 50_000_000, 4000]], steady_sps=900_000.0),
+            dict(key="ceiling/ant/4096/torch", part="ceiling", task="ant", env_num=4096, mode="torch",
+                 steps_per_second=800_000.0, compile_seconds=15)]
+    md = render(tmp_path, rows)
+    assert "| Ant seconds to return 3000, PPO / Brax PPO | seed 0: 0.50 (90 s / 180 s) |" in md
+    assert "| 1.25 (5000 / 4000) | >= 1 |" in md
+    assert "0.75 (600,000 / 800,000)" in md
+    assert "| Ant PPO peak GPU memory | 3.00 GiB |" in md
+
+
+def test_report_never_calls_a_stopped_run_final(tmp_path):
+    rows = [row("ppo_isaac", 0, [[50, 1, 1000], [100, 9, 7000]], task="Humanoid", status="interrupted"),
+            row("brax_ppo", 0, [[70, 1, 80], [150, 9, 900]], task="Humanoid", status="stopped at 160 s")]
+    md = render(tmp_path, rows)
+    assert "seed 0: < 0.67 (100 s / not reached by 150 s, its run stopped)" in md
+    assert "not measured: a run stopped before its budget" in md
+    assert "stopped: last 900 at 150 s" in md
