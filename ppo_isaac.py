@@ -1,6 +1,7 @@
 """PPO for massively parallel GPU simulators, in one file.
 
     python ppo_isaac.py --env-num 4096                            # Ant: Isaac Gym if installed, else Brax MJX
+    python ppo_isaac.py --env-num 4096 --cudagraphs               # the same on the fast path (GPU only)
     python ppo_isaac.py --env-name Pendulum --env-num 1024 --device cpu   # a quick CPU demo
 
 Sections, in order: arguments, networks, advantages, evaluation, checkpoints, then main(): environment,
