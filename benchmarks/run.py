@@ -1,6 +1,6 @@
 """Benchmarks on one GPU, side by side: the simulator's ceiling, ppo_isaac.py and sac_isaac.py, and Brax's own PPO.
 
-    python benchmarks/run.py                                   # every part, Ant and Humanoid (about an hour)
+    python benchmarks/run.py                                   # every part, Ant and Humanoid (~1.5 h on an H100)
     python benchmarks/run.py --parts ceiling ppo brax --tasks Ant --seeds 0 1 2
     python benchmarks/run.py --report-only                     # redraw the .md and plots from the .json
 
@@ -155,7 +155,10 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         return row
     with open(out) as f:
         summary = json.load(f)
-    status = summary["status"] if summary["status"] != "running" else "stopped at {:.0f} s".format(max_seconds)
+    status = summary["status"]
+    if status == "running":  # Brax PPO's file, written at each evaluation: it was stopped, or it crashed
+        status = ("stopped at {:.0f} s".format(max_seconds) if result["process_seconds"] >= max_seconds or STOP[
+            "requested"] else "failed (exit {}) after {:.0f} s".format(result["returncode"], result["process_seconds"]))
     row.update(status=status, evals=summary["evals"], wall_seconds=summary.get("wall_seconds"),
                steps=summary["evals"][-1][1] if summary["evals"] else 0)
     if system == "brax_ppo":
