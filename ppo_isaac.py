@@ -102,11 +102,9 @@ class Args:
     eval_only: bool = False
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
     cudagraphs: bool = False
-    """GPU fast path: capture the rollout's policy step and the minibatch update (forward, backward, clipping,
-    Adam) as CUDA graphs, replayed with one launch instead of hundreds. Same maths as the eager default"""
+    """GPU fast path: replay the rollout's policy step and each minibatch update as CUDA graphs (same maths)"""
     compile: bool = False
-    """GPU fast path: torch.compile (fuse) the same two functions; combine with --cudagraphs. Compiles for
-    about a minute at start, which counts against wall-clock time"""
+    """GPU fast path: also torch.compile those two functions (compiles ~1 min at start; no gain seen on Ant)"""
 
 
 # Per-task defaults for the options left unset: rl_games' Isaac Gym recipes for Ant and Humanoid, small nets and
@@ -197,10 +195,9 @@ class Agent(nn.Module):
 
 
 class CudaGraph:
-    """`fn` captured as one CUDA graph (the --cudagraphs fast path), after `warmup` eager calls on a side stream as
-    capture requires. A call copies its tensor arguments into the graph's static inputs and replays it. The
-    outputs are the graph's own tensors, overwritten by the next call: copy what must be kept. `fn` may not sync
-    with the host, and shapes may not change; parameters and buffers must be updated in place (they are)."""
+    """`fn` recorded as one CUDA graph after `warmup` eager calls (on a side stream, as capture requires). A call
+    copies its arguments into the graph's static inputs and replays it; the outputs are the graph's own tensors,
+    overwritten by the next call. `fn` may not sync with the host or change shapes, and updates state in place."""
 
     def __init__(self, fn, warmup: int = 3):
         self.fn, self.warmup, self.graph = fn, warmup, None
@@ -357,9 +354,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
     # --- agent and optimiser. The learning rate is a tensor so that the KL schedule adapts it on the device.
     agent = Agent(env.obs_dim, env.act_dim, args.net_dim).to(device)
-    fast = args.cudagraphs and device.type == "cuda"  # capture needs Adam's step counters on the device
     optimizer = torch.optim.Adam(agent.parameters(), lr=torch.tensor(args.learning_rate, device=device),
-                                 eps=1e-5, fused=True, capturable=fast)
+                                 eps=1e-5, fused=True, capturable=args.cudagraphs)  # graphs: step counts on the GPU
     global_step, evals, best_return, wall_offset = 0, [], None, 0.0  # evals: [seconds, steps, return] rows
     if ckpt is not None:
         try:
@@ -367,7 +363,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             if not args.eval_only:
                 optimizer.load_state_dict(ckpt["optimizer"])
                 lr_saved = float(optimizer.param_groups[0]["lr"])  # loaded onto the CPU: back to the device
-                optimizer.param_groups[0].update(lr=torch.tensor(lr_saved, device=device), capturable=fast)
+                optimizer.param_groups[0].update(lr=torch.tensor(lr_saved, device=device), capturable=args.cudagraphs)
         except (RuntimeError, KeyError, ValueError) as e:
             fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
                 ckpt_path, args.net_dim, str(e).splitlines()[0]))
@@ -428,8 +424,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             clip_frac = ((ratio - 1).abs() > args.clip_coef).float().mean()
             return torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss])
 
-    # The fast paths (GPU only) wrap those two functions and leave the maths alone. Each rollout step then costs
-    # one graph launch besides the simulator, and each minibatch one instead of ~300 kernels.
+    # The fast paths (GPU only) wrap those two functions and leave the maths alone: one launch instead of hundreds
     if args.compile:
         act, update_minibatch = torch.compile(act), torch.compile(update_minibatch)
     if args.cudagraphs:
@@ -525,8 +520,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         for _ in range(args.repeat_times):
             epoch_kl = torch.zeros((), device=device)
             for idx in torch.randperm(T * N, device=device).split(args.batch_size):
-                stats = update_minibatch(b_obs[idx], b_act[idx], b_logp[idx], b_adv[idx], b_values[idx],
-                                         b_returns[idx])
+                stats = update_minibatch(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns)))
                 epoch_kl += stats[3]
                 loss_sums += stats
             if args.kl_target > 0:  # rl_games' adaptive schedule, on the device: no sync
@@ -588,9 +582,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
         "train_seconds": round(train_seconds, 2),
         "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
-        # steady state: the median iteration once the first 5 (compilation, CUDA graph capture) are past
         "steady_sps": round(T * N / sorted(iteration_times[5:])[len(iteration_times[5:]) // 2], 1)
-        if len(iteration_times) > 5 else None,
+        if len(iteration_times) > 5 else None,  # the median iteration after the first 5 (compilation, capture)
         "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
         "target_return": args.target_return, "seconds_to_target": seconds_to_target,
         "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)
