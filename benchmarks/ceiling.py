@@ -9,6 +9,9 @@ Modes, each timed after its compilation, for each env count:
            DLPack: what any torch learner on this simulator pays at least.
   adapter  isaac_env.make_env's Brax adapter with torch actions: the above plus fresh-state resets, truncation
            flags, final observations and episode statistics (what ppo_isaac.py steps).
+  policy   the adapter stepped with the sampled actions of a trained ppo_isaac.py checkpoint (--policy), after 300
+           warm-up steps: the states a learning run visits. MJX's constraint solver iterates until every env of
+           the batch converges (up to the model's limit), so a walking Ant can step slower than a random one.
 Prints one JSON object per line: task, env_num, mode, steps_per_second, compile_seconds, platform.
 """
 import argparse
@@ -41,11 +44,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="ant", help="Brax task name (ant, humanoid, inverted_pendulum, ...)")
     parser.add_argument("--env-nums", type=int, nargs="+", default=[4096])
-    parser.add_argument("--modes", nargs="+", default=["jit", "torch", "adapter"], choices=["jit", "torch", "adapter"])
+    parser.add_argument("--modes", nargs="+", default=["jit", "torch", "adapter"],
+                        choices=["jit", "torch", "adapter", "policy"])
+    parser.add_argument("--policy", default=None, help="ppo_isaac.py checkpoint for mode policy (same task)")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
     parser.add_argument("--scan-length", type=int, default=100, help="steps per jitted scan call (mode jit)")
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
     args = parser.parse_args()
+    if "policy" in args.modes and not args.policy:
+        parser.error("mode policy needs --policy CHECKPOINT")
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -93,13 +100,33 @@ def main() -> None:
                     jax.block_until_ready(holder["state"])
                     sync_torch()
                 steps_per_call = n
-            else:
+            elif mode == "adapter":
                 vec_env = isaac_env.make_env(task, n, "brax", device, seed=0)
                 vec_env.reset()
 
                 def step_once():
                     vec_env.step(torch.rand(n, vec_env.act_dim, device=device) * 2 - 1)
 
+                sync = sync_torch
+                steps_per_call = n
+            else:
+                import ppo_isaac  # its Agent and checkpoint format
+
+                ckpt = ppo_isaac.load_checkpoint(args.policy)
+                if ckpt["env_name"] != task:
+                    sys.exit("ceiling.py: --policy was trained on {}, not {}".format(ckpt["env_name"], task))
+                agent = ppo_isaac.Agent(ckpt["obs_dim"], ckpt["act_dim"], ckpt["args"]["net_dim"]).to(device)
+                agent.load_state_dict(ckpt["agent"])
+                vec_env = isaac_env.make_env(task, n, "brax", device, seed=0)
+                holder = {"obs": vec_env.reset()}
+
+                @torch.no_grad()
+                def step_once():
+                    dist, _ = agent.policy(agent.normalize_obs(holder["obs"]))
+                    holder["obs"] = vec_env.step(dist.rsample())[0]
+
+                for _ in range(300):  # into the trained policy's state distribution
+                    step_once()
                 sync = sync_torch
                 steps_per_call = n
             step_once()  # compilation
