@@ -8,9 +8,10 @@ Modes, each timed after its compilation, for each env count:
   torch    the same env with torch making the actions each step and reading obs and reward back, both through
            DLPack: what any torch learner on this simulator pays at least.
   adapter  isaac_env.make_env's Brax adapter with torch actions: the above plus fresh-state resets, truncation
-           flags, final observations and episode statistics (what ppo_isaac.py steps).
-  policy   the adapter stepped with the sampled actions of a trained ppo_isaac.py checkpoint (--policy), after 300
-           warm-up steps: the states a learning run visits. MJX's constraint solver iterates until every env of
+           flags, final observations and episode statistics (what ppo_isaac.py steps). Both adapter modes
+           take 300 warm-up steps before they are timed, so random and trained actions compare alike.
+  policy   the adapter stepped with the sampled actions of a trained ppo_isaac.py checkpoint (--policy): the
+           states a learning run visits. MJX's constraint solver iterates until every env of
            the batch converges (up to the model's limit), so a walking Ant can step slower than a random one.
 Prints one JSON object per line: task, env_num, mode, steps_per_second, compile_seconds, platform.
 """
@@ -125,11 +126,10 @@ def main() -> None:
                     dist, _ = agent.policy(agent.normalize_obs(holder["obs"]))
                     holder["obs"] = vec_env.step(dist.rsample())[0]
 
-                for _ in range(300):  # into the trained policy's state distribution
-                    step_once()
                 sync = sync_torch
                 steps_per_call = n
-            step_once()  # compilation
+            for _ in range(300 if mode in ("adapter", "policy") else 1):  # compilation (and, with a policy,
+                step_once()  # into its state distribution)
             sync()
             compile_seconds = time.perf_counter() - compile_start
             seconds_per_call = timed_loop(step_once, sync, args.seconds)

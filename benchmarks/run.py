@@ -12,8 +12,9 @@ Parts (run in this order, each system in its own process, one at a time):
   ppo, sac  ppo_isaac.py / sac_isaac.py, full runs: evaluation return against wall-clock seconds from process
             start, steady-state steps/s, peak GPU memory of the process (torch and JAX together)
   brax      Brax's own JAX PPO with its published settings (benchmarks/brax_ppo.py), timed the same way
-Results merge into benchmarks/results/<date>-<gpu>.json (a rerun replaces the rows it measures, so a long
-benchmark can be run in pieces), which is rendered to <date>-<gpu>.md, learning_curves.png and scaling.png.
+Results merge into benchmarks/results/<date>-<gpu>.json (a rerun on the same host replaces the rows it measures,
+so a long benchmark can be run in pieces; rows record their host, and speeds are compared within one host), which
+is rendered to <date>-<gpu>.md, learning_curves.png and scaling.png.
 Training runs use fresh compilation caches: every run pays its own compilation, as a user's first run does.
 """
 import argparse
@@ -23,6 +24,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -83,7 +85,9 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
     print("+ " + " ".join(cmd), flush=True)
     with open(log_path, "w") as log:
         start = time.time()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        # Its own session: Ctrl-C or `timeout` signals a whole process group, and a script that got SIGINT twice
+        # (once from the group, once passed on below) stops at once, without its summary. Only this runner passes it on.
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         memory = PeakGpuMemory(proc.pid)
         try:
             proc.wait(timeout=max_seconds)
@@ -93,7 +97,8 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):  # too slow to stop, or a second Ctrl-C
+                STOP["requested"] = True
                 proc.kill()
                 proc.wait()
         peak = memory.stop()
@@ -158,8 +163,9 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         summary = json.load(f)
     status = summary["status"]
     if status == "running":  # Brax PPO's file, written at each evaluation: it was stopped, or it crashed
-        status = ("stopped at {:.0f} s".format(max_seconds) if result["process_seconds"] >= max_seconds or STOP[
-            "requested"] else "failed (exit {}) after {:.0f} s".format(result["returncode"], result["process_seconds"]))
+        status = ("stopped at {:.0f} s".format(min(max_seconds, result["process_seconds"])) if result[
+            "process_seconds"] >= max_seconds or STOP["requested"] else "failed (exit {}) after {:.0f} s".format(
+                result["returncode"], result["process_seconds"]))
     row.update(status=status, evals=summary["evals"], wall_seconds=summary.get("wall_seconds"),
                steps=summary["evals"][-1][1] if summary["evals"] else 0)
     if system == "brax_ppo":
@@ -192,56 +198,76 @@ def fmt(value, spec="{:.0f}") -> str:
     return "-" if value is None else spec.format(value)
 
 
+def host_of(row: Dict) -> str:
+    return row.get("host", "-")
+
+
+def best_rows(train: List[Dict]) -> List[Dict]:
+    """One row per task, system and seed: a completed run before a stopped one, then the latest."""
+    chosen = {}
+    for r in sorted(train, key=lambda r: (r.get("status") == "completed", r.get("call", ""))):
+        chosen[(r["task"], r["system"], r["seed"])] = r
+    return sorted(chosen.values(), key=lambda r: r["seed"])
+
+
 def report(results: Dict, path_md: str, plot_dir: str) -> None:
     rows = list(results["rows"].values())
     ceiling = [r for r in rows if r["part"] == "ceiling"]
     train = [r for r in rows if r["part"] == "train" and r.get("status") != "failed"]
     levers = [r for r in rows if r["part"] == "levers"]
     lines = ["# Benchmark: {}".format(results["machine"]["gpu"]), "",
-             "Machine: {}. Software: {}. Written by `python benchmarks/run.py`; every row says which invocation "
-             "(call) measured it.".format(results["machine"]["gpu"], ", ".join(
-                 "{} {}".format(k, v) for k, v in results["machine"]["versions"].items())), ""]
+             "GPU: {}. Software: {}. Written by `python benchmarks/run.py`; every row says which invocation "
+             "(call) on which machine (host) measured it. Speeds are compared only between rows of one machine: "
+             "hosts with the same GPU differ (their CPUs drive compilation and torch's kernel launches).".format(
+                 results["machine"]["gpu"], ", ".join(
+                     "{} {}".format(k, v) for k, v in results["machine"]["versions"].items())), ""]
+    lines += ["- host {}: {}".format(host, note) for host, note in sorted(results.get("hosts", {}).items())]
+    lines += [""] if results.get("hosts") else []
 
-    def ceiling_sps(task: str, n: int, mode: str) -> Optional[float]:
+    def ceiling_sps(task: str, n: int, mode: str, host: str) -> Optional[float]:
         return next((r["steps_per_second"] for r in ceiling if r["task"].lower() == task.lower()
-                     and r["env_num"] == n and r["mode"] == mode), None)
+                     and r["env_num"] == n and r["mode"] == mode and host_of(r) == host), None)
 
     if ceiling:
         lines += ["## Simulator ceiling (no learning)", "",
-                  "Steps/s with random actions, and (last column, where measured) with the actions of a trained "
-                  "ppo_isaac.py policy through the adapter.", "",
-                  "| task | envs | jitted loop | torch in the loop (DLPack) | isaac_env adapter | adapter, trained "
-                  "policy | compile s |", "| --- | --- | --- | --- | --- | --- | --- |"]
-        for task, n in sorted({(r["task"], r["env_num"]) for r in ceiling}):
-            comp = [r["compile_seconds"] for r in ceiling if r["task"] == task and r["env_num"] == n]
-            lines.append("| {} | {} | {} | {} | {} | {} | {} |".format(task, n, *[
-                fmt(ceiling_sps(task, n, m), "{:,.0f}") for m in ("jit", "torch", "adapter", "policy")], "/".join(
-                    "{:.0f}".format(c) for c in comp)))
+                  "Steps/s with random actions, and (where measured) with the actions of a trained ppo_isaac.py "
+                  "policy through the adapter.", "",
+                  "| task | envs | host | jitted loop | torch in the loop (DLPack) | isaac_env adapter | adapter, "
+                  "trained policy | compile s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for task, n, host in sorted({(r["task"], r["env_num"], host_of(r)) for r in ceiling}):
+            comp = [r["compile_seconds"] for r in ceiling if (r["task"], r["env_num"], host_of(r)) == (task, n, host)]
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(task, n, host, *[
+                fmt(ceiling_sps(task, n, m, host), "{:,.0f}") for m in ("jit", "torch", "adapter", "policy")],
+                "/".join("{:.0f}".format(c) for c in comp)))
         lines.append("")
     if levers:
         lines += ["## ppo_isaac.py fast-path levers ({}, {} envs, short runs)".format(levers[0]["task"],
                                                                                   levers[0]["env_num"]), "",
-                  "| flags | steady steps/s | x eager | wall s (incl. compilation) | steps |",
-                  "| --- | --- | --- | --- | --- |"]
-        eager = next((r["steady_sps"] for r in levers if not r["flags"]), None)
+                  "| flags | host | steady steps/s | x eager | wall s (incl. compilation) | steps |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for r in levers:
-            lines.append("| {} | {} | {} | {} | {} |".format(
-                " ".join(r["flags"]) or "(eager default)", fmt(r.get("steady_sps"), "{:,.0f}"),
+            eager = next((e["steady_sps"] for e in levers if not e["flags"] and host_of(e) == host_of(r)), None)
+            lines.append("| {} | {} | {} | {} | {} | {} |".format(
+                " ".join(r["flags"]) or "(eager default)", host_of(r), fmt(r.get("steady_sps"), "{:,.0f}"),
                 fmt(r["steady_sps"] / eager if eager and r.get("steady_sps") else None, "{:.2f}"),
                 fmt(r.get("wall_seconds")), fmt(r.get("steps"), "{:,}")))
         lines.append("")
     if train:
         lines += ["## Training: evaluation return against wall-clock time from process start", "",
                   "Evaluation: 128 envs, deterministic (mean) actions, one episode each, for every system. "
-                  "Seconds include start-up, compilation and evaluation.", "",
-                  "| task | system | envs | seeds | seconds to target | return at budget | best return | steps | "
-                  "steady steps/s | peak GPU MiB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for task in sorted({r["task"] for r in train}):
+                  "Seconds include start-up, compilation and evaluation. One run per seed: a completed one where "
+                  "there is one, else the latest (every run is listed under Rows).", "",
+                  "| task | system | envs | seeds (host) | seconds to target | return at budget | best return | "
+                  "steps | steady steps/s | peak GPU MiB |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        best = best_rows(train)
+        for task in sorted({r["task"] for r in best}):
             target = TARGETS.get(task.lower())
-            for system in sorted({r["system"] for r in train if r["task"] == task}):
-                group = [r for r in train if r["task"] == task and r["system"] == system]
+            for system in sorted({r["system"] for r in best if r["task"] == task}):
+                group = [r for r in best if r["task"] == task and r["system"] == system]
                 lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                    task, system, group[0]["env_num"], ",".join(str(r["seed"]) for r in group),
+                    task, system, group[0]["env_num"], ", ".join("{} ({})".format(r["seed"], host_of(r))
+                                                                 for r in group),
                     "{} (target {:.0f}; {})".format(mean_std([seconds_to(r["evals"], target) for r in group]), target,
                                                      ", ".join(fmt(seconds_to(r["evals"], target)) for r in group))
                     if target else "-",
@@ -284,40 +310,53 @@ def time_ratio(ours: Dict, brax: Dict, target: float) -> Optional[str]:
 
 
 def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]:
-    """The issue's targets as ratios. Final returns count only runs that used their whole step budget."""
+    """The issue's targets as ratios. Speeds pair only runs of one machine (host); final returns count only runs
+    that used their whole step budget, one per seed."""
     lines = ["## Ratios against the targets", "", "| what | measured | target |", "| --- | --- | --- |"]
+    best = best_rows(train)
     for task in sorted({r["task"] for r in train}):
         ours = [r for r in train if r["task"] == task and r["system"] == "ppo_isaac"]
         brax = [r for r in train if r["task"] == task and r["system"] == "brax_ppo"]
         target = TARGETS.get(task.lower())
         if ours and task.lower() == "ant":
-            torch_ceiling = ceiling_sps(task, ours[0]["env_num"], "torch")
-            for label, group in (("full runs", ours), ("short runs, --cudagraphs", [
-                    r for r in levers if r["task"] == task and r["flags"] == ["--cudagraphs"]])):
-                sps = [r["steady_sps"] for r in group if r.get("steady_sps")]
-                if torch_ceiling and sps:
-                    lines.append("| {} PPO steady steps/s / torch-in-the-loop ceiling ({}) | {:.2f} ({:,.0f} / "
-                                 "{:,.0f}) | >= 0.75 |".format(task, label, sum(sps) / len(sps) / torch_ceiling,
-                                                               sum(sps) / len(sps), torch_ceiling))
-            policy_ceiling, sps = ceiling_sps(task, ours[0]["env_num"], "policy"), [
-                r["steady_sps"] for r in ours if r.get("steady_sps")]
-            if policy_ceiling and sps:  # not the issue's target: the same ratio in the states training visits
-                lines.append("| {} PPO steady steps/s / adapter ceiling with a trained policy's actions (full runs) | "
-                             "{:.2f} ({:,.0f} / {:,.0f}) | (for reference) |".format(
-                                 task, sum(sps) / len(sps) / policy_ceiling, sum(sps) / len(sps), policy_ceiling))
+            n = ours[0]["env_num"]
+            for host in sorted({host_of(r) for r in ours + levers}):
+                torch_ceiling, policy_ceiling = ceiling_sps(task, n, "torch", host), ceiling_sps(task, n, "policy", host)
+                full = [r["steady_sps"] for r in ours if host_of(r) == host and r.get("steady_sps")]
+                short = [r["steady_sps"] for r in levers if host_of(r) == host and r["task"] == task
+                         and r["flags"] == ["--cudagraphs"] and r.get("steady_sps")]
+                for label, sps in (("full runs", full), ("short runs, --cudagraphs", short)):
+                    if torch_ceiling and sps:
+                        lines.append("| {} PPO steady steps/s / torch-in-the-loop ceiling ({}, host {}) | {:.2f} "
+                                     "({:,.0f} / {:,.0f}) | >= 0.75 |".format(
+                                         task, label, host, sum(sps) / len(sps) / torch_ceiling, sum(sps) / len(sps),
+                                         torch_ceiling))
+                if policy_ceiling and full:  # not the issue's target: the same ratio in the states training visits
+                    lines.append("| {} PPO steady steps/s / adapter ceiling with a trained policy's actions (full "
+                                 "runs, host {}) | {:.2f} ({:,.0f} / {:,.0f}) | (for reference) |".format(
+                                     task, host, sum(full) / len(full) / policy_ceiling, sum(full) / len(full),
+                                     policy_ceiling))
             peaks = [r["peak_gpu_mib"] for r in ours if r.get("peak_gpu_mib")]
             if peaks:
                 lines.append("| {} PPO peak GPU memory | {:.2f} GiB | < 8 GiB |".format(task, max(peaks) / 1024))
         if ours and brax and target:
-            pairs = ["seed {}: {}".format(o["seed"], time_ratio(o, b, target)) for o in ours
-                     for b in brax if b["seed"] == o["seed"]]
-            lines.append("| {} seconds to return {:.0f}, PPO / Brax PPO | {} | <= 0.8 (aim 0.5) |".format(
-                task, target, "; ".join(pairs) or "-"))
-            o_final = [r["evals"][-1][2] for r in ours if r["evals"] and r.get("status") == "completed"]
-            b_final = [r["evals"][-1][2] for r in brax if r["evals"] and r.get("status") == "completed"]
-            lines.append("| {} final return at the step budget, PPO / Brax PPO (means) | {} | >= 1 |".format(
-                task, "{:.2f} ({:.0f} / {:.0f})".format(sum(o_final) / sum(b_final) * len(b_final) / len(o_final),
-                                                        sum(o_final) / len(o_final), sum(b_final) / len(b_final))
+            pairs = [(o, b) for o in ours for b in brax if o["seed"] == b["seed"] and host_of(o) == host_of(b)]
+            exact = [seconds_to(o["evals"], target) / seconds_to(b["evals"], target) for o, b in pairs
+                     if seconds_to(o["evals"], target) and seconds_to(b["evals"], target)]
+            lines.append("| {} seconds to return {:.0f}, PPO / Brax PPO (runs of one seed on one host) | {}{} | "
+                         "<= 0.8 (aim 0.5) |".format(task, target, "; ".join(
+                             "seed {} on {}: {}".format(o["seed"], host_of(o), time_ratio(o, b, target))
+                             for o, b in pairs) or "no pair measured on one machine",
+                             "; mean of the {} exact ones {:.2f}".format(len(exact), sum(exact) / len(exact))
+                             if len(exact) > 1 else ""))
+            o_final = [r["evals"][-1][2] for r in best if r["task"] == task and r["system"] == "ppo_isaac"
+                       and r["evals"] and r.get("status") == "completed"]
+            b_final = [r["evals"][-1][2] for r in best if r["task"] == task and r["system"] == "brax_ppo"
+                       and r["evals"] and r.get("status") == "completed"]
+            lines.append("| {} final return at the step budget, PPO / Brax PPO (means over seeds) | {} | >= 1 |".format(
+                task, "{:.2f} ({:.0f} / {:.0f}; {} and {} runs)".format(
+                    sum(o_final) / sum(b_final) * len(b_final) / len(o_final), sum(o_final) / len(o_final),
+                    sum(b_final) / len(b_final), len(o_final), len(b_final))
                 if o_final and b_final else "not measured: a run stopped before its budget"))
     return lines + [""]
 
@@ -341,7 +380,7 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str) -> None:
                 ax.plot(xs, ys, marker=".", color=colors.get(r["system"]), label=label, alpha=0.8)
             if task.lower() in TARGETS:
                 ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
-            ax.set(title="{} (one line per seed)".format(task), xlabel="wall-clock seconds from process start",
+            ax.set(title="{} (one line per run)".format(task), xlabel="wall-clock seconds from process start",
                    ylabel="evaluation return")
             ax.grid(alpha=0.3)
             ax.legend()
@@ -352,10 +391,12 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str) -> None:
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         names = {"jit": "jitted loop", "torch": "torch in the loop", "adapter": "isaac_env adapter",
                  "policy": "adapter, trained policy"}
-        for (task, mode) in sorted({(r["task"], r["mode"]) for r in ceiling}):
+        hosts = sorted({host_of(r) for r in ceiling})
+        for (task, mode, host) in sorted({(r["task"], r["mode"], host_of(r)) for r in ceiling}):
             pts = sorted((r["env_num"], r["steps_per_second"]) for r in ceiling
-                         if r["task"] == task and r["mode"] == mode)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="{} {}".format(task, names[mode]))
+                         if (r["task"], r["mode"], host_of(r)) == (task, mode, host))
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="{} {}{}".format(
+                task, names[mode], " ({})".format(host) if len(hosts) > 1 else ""))
         ceiling_tasks = {r["task"].lower() for r in ceiling}
         ours = [r for r in train if r["system"] == "ppo_isaac" and r.get("steady_sps") and r["task"].lower()
                 in ceiling_tasks]
@@ -436,15 +477,15 @@ def main() -> None:
     os.makedirs(plot_dir, exist_ok=True)
 
     def save(rows: List[Dict]) -> None:
-        for row in rows:
-            row["call"] = call
+        for row in rows:  # a rerun on the same machine replaces a row; one on another machine adds its own
+            row.update(call=call, host=host, key="{}@{}".format(row["key"], host))
             results["rows"][row["key"]] = row
         with open(path + ".tmp", "w") as f:
             json.dump(results, f, indent=1)
         os.replace(path + ".tmp", path)
         report(results, os.path.join(a.out, name + ".md"), plot_dir)
 
-    call = datetime.datetime.now().strftime("%Y-%m-%dT%H:%M")
+    call, host = datetime.datetime.now().strftime("%Y-%m-%dT%H:%M"), socket.gethostname()
     for other in a.merge:
         with open(other) as f:
             piece = json.load(f)

@@ -29,7 +29,8 @@ def smoke(tmp_path_factory):
 
 def test_smoke_measures_every_part(smoke):
     _, results, _ = smoke
-    rows = results["rows"]
+    rows = {key.split("@")[0]: r for key, r in results["rows"].items()}  # keys end in @<host>
+    assert len({r["host"] for r in rows.values()}) == 1
     for mode in ("jit", "torch"):
         assert rows["ceiling/inverted_pendulum/4/" + mode]["steps_per_second"] > 0
     ours, brax = rows["train/ppo_isaac/inverted_pendulum/0"], rows["train/brax_ppo/inverted_pendulum/0"]
@@ -56,9 +57,40 @@ def test_smoke_writes_report_and_plots(smoke):
     assert os.listdir(os.path.join(str(out), "logs"))
 
 
-def row(system, seed, evals, status="completed", task="Ant", **extra):
-    return dict(key="train/{}/{}/{}".format(system, task, seed), part="train", system=system, task=task, seed=seed,
-                evals=evals, status=status, env_num=4096, steps=evals[-1][1], flags=[], **extra)
+def test_ceiling_steps_a_trained_policy(smoke):
+    _, results, _ = smoke
+    run_name = next(r for r in results["rows"].values() if r.get("system") == "ppo_isaac")["log"][:-4]
+    cmd = [sys.executable, "benchmarks/ceiling.py", "--task", "inverted_pendulum", "--env-nums", "4", "--modes",
+           "adapter", "policy", "--policy", os.path.join(ROOT, "runs", run_name, "checkpoint.pt"), "--seconds", "0.2",
+           "--device", "cpu"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    modes = [json.loads(line)["mode"] for line in result.stdout.splitlines() if line.startswith("{")]
+    assert modes == ["adapter", "policy"]
+
+
+def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
+    """`timeout -s INT` (or Ctrl-C) signals the whole process group; the training script must get SIGINT once,
+    or it stops at once without its summary."""
+    child = ("import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
+             "time.sleep(4)\nprint('sigints', len(count))")
+    driver = ("import sys; sys.path.insert(0, 'benchmarks'); import run\n"
+              "r = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
+              "print('stop', run.STOP['requested'], 'exit', r['returncode'])").format(child, str(tmp_path / "c.log"))
+    result = subprocess.run(["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert "stop True exit 0" in result.stdout, result.stdout + result.stderr
+    assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
+
+
+def row(system, seed, evals, status="completed", task="Ant", host="gpu-1", **extra):
+    return dict(key="train/{}/{}/{}@{}".format(system, task, seed, host), part="train", system=system, task=task,
+                seed=seed, evals=evals, status=status, env_num=4096, steps=evals[-1][1], flags=[], host=host, **extra)
+
+
+def ceiling_row(mode, sps, host="gpu-1"):
+    return dict(key="ceiling/ant/4096/{}@{}".format(mode, host), part="ceiling", task="ant", env_num=4096, mode=mode,
+                steps_per_second=sps, compile_seconds=15, host=host)
 
 
 def render(tmp_path, rows):
@@ -71,24 +103,36 @@ def test_report_ratios(tmp_path):
     rows = [row("ppo_isaac", 0, [[50, 1, 1000], [90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0,
                 peak_gpu_mib=3072.0),
             row("brax_ppo", 0, [[60, 1, 10], [180, 2, 3000], [200, 50_000_000, 4000]], steady_sps=900_000.0),
-            dict(key="ceiling/ant/4096/torch", part="ceiling", task="ant", env_num=4096, mode="torch",
-                 steps_per_second=800_000.0, compile_seconds=15),
-            dict(key="ceiling/ant/4096/policy", part="ceiling", task="ant", env_num=4096, mode="policy",
-                 steps_per_second=640_000.0, compile_seconds=15)]
+            ceiling_row("torch", 800_000.0), ceiling_row("policy", 640_000.0)]
     md = render(tmp_path, rows)
     # Brax's evaluation before its crossing came 120 s earlier: the ratio's other bound is given too
-    assert ("| Ant seconds to return 3000, PPO / Brax PPO | seed 0: 0.50 (90 s / 180 s; Brax PPO was below it at "
-            "60 s: <= 1.50) |") in md
-    assert "trained policy's actions (full runs) | 0.94 (600,000 / 640,000)" in md
-    assert "| 1.25 (5000 / 4000) | >= 1 |" in md
-    assert "0.75 (600,000 / 800,000)" in md
+    assert ("| Ant seconds to return 3000, PPO / Brax PPO (runs of one seed on one host) | seed 0 on gpu-1: 0.50 "
+            "(90 s / 180 s; Brax PPO was below it at 60 s: <= 1.50) |") in md
+    assert "| 1.25 (5000 / 4000; 1 and 1 runs) | >= 1 |" in md
+    assert "(full runs, host gpu-1) | 0.75 (600,000 / 800,000) | >= 0.75 |" in md
+    assert "trained policy's actions (full runs, host gpu-1) | 0.94 (600,000 / 640,000)" in md
     assert "| Ant PPO peak GPU memory | 3.00 GiB |" in md
+
+
+def test_report_compares_speeds_only_within_one_host(tmp_path):
+    rows = [row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0),
+            row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2"),
+            row("ppo_isaac", 1, [[100, 2, 3100], [160, 50_000_000, 6000]], host="gpu-2", steady_sps=500_000.0),
+            row("brax_ppo", 1, [[200, 2, 3000], [210, 50_000_000, 4000]], host="gpu-2"),
+            ceiling_row("torch", 800_000.0, host="gpu-2")]
+    md = render(tmp_path, rows)
+    # seed 0 ran on two hosts: no time ratio for it; the ceiling of gpu-2 is used for gpu-2's run only
+    assert "| seed 1 on gpu-2: 0.50 (100 s / 200 s) |" in md
+    assert "seed 0 on" not in md
+    assert "host gpu-2) | 0.62 (500,000 / 800,000)" in md and "host gpu-1)" not in md
+    # final returns do not depend on the machine: every seed's completed run counts
+    assert "| 1.38 (5500 / 4000; 2 and 2 runs) | >= 1 |" in md
 
 
 def test_report_never_calls_a_stopped_run_final(tmp_path):
     rows = [row("ppo_isaac", 0, [[50, 1, 1000], [100, 9, 7000]], task="Humanoid", status="interrupted"),
             row("brax_ppo", 0, [[70, 1, 80], [150, 9, 900]], task="Humanoid", status="stopped at 160 s")]
     md = render(tmp_path, rows)
-    assert "seed 0: < 0.67 (100 s / not reached by 150 s, its run stopped)" in md
+    assert "seed 0 on gpu-1: < 0.67 (100 s / not reached by 150 s, its run stopped)" in md
     assert "not measured: a run stopped before its budget" in md
     assert "stopped: last 900 at 150 s" in md
