@@ -8,11 +8,10 @@ Modes, each timed after its compilation, for each env count:
   torch    the same env with torch making the actions each step and reading obs and reward back, both through
            DLPack: what any torch learner on this simulator pays at least.
   adapter  isaac_env.make_env's Brax adapter with torch actions: the above plus fresh-state resets, truncation
-           flags, final observations and episode statistics (what ppo_isaac.py steps). Both adapter modes
-           take 300 warm-up steps before they are timed, so random and trained actions compare alike.
+           flags, final observations and episode statistics (what ppo_isaac.py steps).
   policy   the adapter stepped with the sampled actions of a trained ppo_isaac.py checkpoint (--policy): the
-           states a learning run visits. MJX's constraint solver iterates until every env of
-           the batch converges (up to the model's limit), so a walking Ant can step slower than a random one.
+           states a learning run visits. MJX's constraint solver iterates until every env of the batch has
+           converged (up to the model's limit), so a walking Ant may step slower than a random one.
 Prints one JSON object per line: task, env_num, mode, steps_per_second, compile_seconds, platform.
 """
 import argparse
@@ -128,8 +127,10 @@ def main() -> None:
 
                 sync = sync_torch
                 steps_per_call = n
-            for _ in range(300 if mode in ("adapter", "policy") else 1):  # compilation (and, with a policy,
-                step_once()  # into its state distribution)
+            # The first call compiles; the adapter modes take 300 steps, which bring a policy's envs into the
+            # states it visits (random actions get the same, to compare alike). compile_seconds includes them.
+            for _ in range(300 if mode in ("adapter", "policy") else 1):
+                step_once()
             sync()
             compile_seconds = time.perf_counter() - compile_start
             seconds_per_call = timed_loop(step_once, sync, args.seconds)

@@ -321,7 +321,8 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
         if ours and task.lower() == "ant":
             n = ours[0]["env_num"]
             for host in sorted({host_of(r) for r in ours + levers}):
-                torch_ceiling, policy_ceiling = ceiling_sps(task, n, "torch", host), ceiling_sps(task, n, "policy", host)
+                torch_ceiling = ceiling_sps(task, n, "torch", host)
+                policy_ceiling = ceiling_sps(task, n, "policy", host)
                 full = [r["steady_sps"] for r in ours if host_of(r) == host and r.get("steady_sps")]
                 short = [r["steady_sps"] for r in levers if host_of(r) == host and r["task"] == task
                          and r["flags"] == ["--cudagraphs"] and r.get("steady_sps")]
