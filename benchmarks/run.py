@@ -125,14 +125,15 @@ def ceiling_rows(a, task: str, env_nums: List[int], modes: List[str], tmp: str) 
     cmd = [sys.executable, "benchmarks/ceiling.py", "--task", task, "--env-nums"] + [str(n) for n in env_nums]
     cmd += ["--modes"] + modes + ["--seconds", str(a.ceiling_seconds), "--device", a.device]
     cmd += ["--policy", a.ceiling_policy] if "policy" in modes else []
-    log = os.path.join(tmp, "ceiling_{}_{}.log".format(task, "-".join(str(n) for n in env_nums)))
+    log = os.path.join(tmp, "ceiling_{}_{}_{}.log".format(task, "-".join(str(n) for n in env_nums), int(time.time())))
     result = run_process(cmd, log, a.max_seconds)
     rows = []
     with open(log) as f:
         for line in f:
             if line.startswith("{"):
                 row = json.loads(line)
-                row.update(key="ceiling/{}/{}/{}".format(row["task"], row["env_num"], row["mode"]), part="ceiling")
+                row.update(key="ceiling/{}/{}/{}".format(row["task"], row["env_num"], row["mode"]), part="ceiling",
+                           log=result["log"])
                 rows.append(row)
     if result["returncode"] != 0:
         print("ceiling {} failed (exit {}):\n{}".format(task, result["returncode"], tail(log)), flush=True)
@@ -459,7 +460,8 @@ def main() -> None:
                         help="a trained ppo_isaac.py checkpoint of the task: with --ceiling-modes policy, the ceiling "
                              "part also steps the adapter with that policy's actions")
     parser.add_argument("--merge", nargs="+", default=[], metavar="JSON",
-                        help="also take the rows of these results files (pieces of one benchmark run on one machine)")
+                        help="also take the rows of these results files (pieces of one benchmark, same GPU model; "
+                             "rows keep their host)")
     parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
     a = parser.parse_args()
     if "policy" in a.ceiling_modes and not a.ceiling_policy:
