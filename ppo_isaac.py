@@ -282,6 +282,10 @@ def load_checkpoint(path: str) -> Dict:
     return state
 
 
+def median(values: List[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def write_json(path: str, data: Dict) -> None:
     with open(path + ".tmp", "w") as f:
         json.dump(data, f, indent=2)
@@ -442,7 +446,20 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     print("run: {} (Ctrl-C saves a checkpoint and the summary, then stops)".format(run_dir))
     start_step, train_seconds, iteration = global_step, 0.0, 0
-    iteration_times = []  # type: List[float]
+    iteration_times, rollout_times, update_times = [], [], []  # type: List[float], List[float], List[float]
+
+    # Where an iteration's time goes (rollout vs update), read at its one sync. On a GPU the host runs ahead of
+    # the kernels, so the marks are CUDA events on torch's stream (which waits for each JAX step it reads).
+    def mark():
+        if device.type != "cuda":
+            return time.time()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def seconds_between(start, end) -> float:
+        return end - start if device.type != "cuda" else start.elapsed_time(end) / 1000
+
     last_eval, last_save, last_sums = time.time(), time.time(), [0.0, 0.0, 0.0]
     eval_sums = [0.0, 0.0, 0.0]  # episode_sums at the last evaluation (for --eval-env-num 0)
     seconds_to_target, status, latest_return = None, "completed", float("nan")
@@ -484,7 +501,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                     dynamic_ncols=True, mininterval=1.0)
     while global_step < args.total_timesteps and not stop["requested"]:
         iteration += 1
-        iteration_start = time.time()
+        iteration_start, rollout_start = time.time(), mark()
 
         # --- rollout: T steps of all envs, nothing leaves the device. The normalisers stay fixed during a
         # rollout, so normalising the stored raw observations later gives exactly what the policy saw.
@@ -496,6 +513,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 rew_buf[t], term_buf[t], done_buf[t] = reward, terminated, terminated | truncated
                 final_obs_buf[t] = info["final_obs"]
                 ep_return_buf[t], ep_length_buf[t] = info["episode_return"], info["episode_length"]
+            rollout_end = mark()
             global_step += T * N
             episode_sums += torch.stack([(ep_return_buf * done_buf).sum(), (ep_length_buf * done_buf).sum(),
                                          done_buf.sum()])
@@ -529,6 +547,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                     lr.mul_(torch.where(kl > 2 * args.kl_target, 1 / 1.5,
                                         torch.where(kl < args.kl_target / 2, 1.5, 1.0))).clamp_(1e-6, 1e-2)
 
+        update_end = mark()
+
         # --- logging: the iteration's one host sync
         n_updates = args.repeat_times * (T * N // args.batch_size)
         stats = torch.cat([loss_sums / n_updates, episode_sums, finite.float(), lr.reshape(1),
@@ -538,6 +558,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         iteration_seconds = time.time() - iteration_start
         train_seconds += iteration_seconds
         iteration_times.append(iteration_seconds)
+        rollout_times.append(seconds_between(rollout_start, rollout_end))
+        update_times.append(seconds_between(rollout_end, update_end))
         bad = [what for what, ok in (("observations", obs_finite), ("rewards", rew_finite),
                                      ("losses", math.isfinite(total_loss))) if not ok]
         if bad:
@@ -548,6 +570,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         sps = T * N / iteration_seconds
         writer.add_scalar("charts/SPS", sps, global_step)
         writer.add_scalar("charts/learning_rate", lr_value, global_step)
+        writer.add_scalar("charts/rollout_seconds", rollout_times[-1], global_step)
+        writer.add_scalar("charts/update_seconds", update_times[-1], global_step)  # advantages included
         for name, value in (("policy_loss", pg), ("value_loss", vl), ("entropy", ent), ("approx_kl", kl),
                             ("clipfrac", clipfrac), ("loss", total_loss), ("explained_variance", ev)):
             writer.add_scalar("losses/" + name, value, global_step)
@@ -582,8 +606,10 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
         "train_seconds": round(train_seconds, 2),
         "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
-        "steady_sps": round(T * N / sorted(iteration_times[5:])[len(iteration_times[5:]) // 2], 1)
-        if len(iteration_times) > 5 else None,  # the median iteration after the first 5 (compilation, capture)
+        # steady: the median iteration after the first 5 (compilation, graph capture), and its two phases
+        "steady_sps": round(T * N / median(iteration_times[5:]), 1) if len(iteration_times) > 5 else None,
+        "steady_rollout_sps": round(T * N / median(rollout_times[5:]), 1) if len(rollout_times) > 5 else None,
+        "steady_update_seconds": round(median(update_times[5:]), 4) if len(update_times) > 5 else None,
         "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
         "target_return": args.target_return, "seconds_to_target": seconds_to_target,
         "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)
