@@ -2,7 +2,7 @@
 
     python benchmarks/ceiling.py --task ant --env-nums 512 4096 16384 --modes jit torch adapter
 
-Modes, each timed after its compilation, for each env count:
+Modes, each timed after its compilation and 300 warm-up steps, for each env count:
   jit      Brax's training setup (envs.training.wrap: vmap, episode limit, auto-reset), random actions drawn and
            stepped inside one jitted lax.scan: nothing leaves JAX. The hard ceiling.
   torch    the same env with torch making the actions each step and reading obs and reward back, both through
@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["jit", "torch", "adapter"],
                         choices=["jit", "torch", "adapter", "policy"])
     parser.add_argument("--policy", default=None, help="ppo_isaac.py checkpoint for mode policy (same task)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="timed seconds per measurement (MJX's speed drifts over seconds: short windows are noisy)")
     parser.add_argument("--scan-length", type=int, default=100, help="steps per jitted scan call (mode jit)")
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
     args = parser.parse_args()
@@ -127,9 +128,12 @@ def main() -> None:
 
                 sync = sync_torch
                 steps_per_call = n
-            # The first call compiles; the adapter modes take 300 steps, which bring a policy's envs into the
-            # states it visits (random actions get the same, to compare alike). compile_seconds includes them.
-            for _ in range(300 if mode in ("adapter", "policy") else 1):
+            # The first call compiles. Every mode then takes 300 env steps before it is timed, so that all are
+            # timed alike: MJX's solver iterates until the whole batch converges, so its speed depends on the
+            # states, and a policy's envs need the steps to reach the states it visits (once, the torch mode
+            # timed from reset ran at 0.83 of the adapter timed after 300 steps, although the adapter does more).
+            # compile_seconds includes the warm-up.
+            for _ in range(-(-300 // (steps_per_call // n))):
                 step_once()
             sync()
             compile_seconds = time.perf_counter() - compile_start
