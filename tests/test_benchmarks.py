@@ -40,6 +40,8 @@ def test_smoke_measures_every_part(smoke):
         seconds = [e[0] for e in row["evals"]]
         assert seconds == sorted(seconds) and seconds[0] > 0  # wall-clock from process start, increasing
     assert ours["env_num"] == 4 and ours["steps"] >= 2000
+    # the rollouts alone are faster than whole iterations (which add the update)
+    assert ours["rollout_sps"] > ours["steady_sps"] > 0 and ours["update_seconds"] > 0
     assert brax["evals"][-1][1] >= 2000
 
 
@@ -103,7 +105,8 @@ def test_report_ratios(tmp_path):
     rows = [row("ppo_isaac", 0, [[50, 1, 1000], [90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0,
                 peak_gpu_mib=3072.0),
             row("brax_ppo", 0, [[60, 1, 10], [180, 2, 3000], [200, 50_000_000, 4000]], steady_sps=900_000.0),
-            ceiling_row("torch", 800_000.0), ceiling_row("policy", 640_000.0)]
+            ceiling_row("torch", 800_000.0), ceiling_row("policy", 640_000.0), ceiling_row("adapter", 900_000.0)]
+    rows[0]["rollout_sps"] = 720_000.0
     md = render(tmp_path, rows)
     # Brax's evaluation before its crossing came 120 s earlier: the ratio's other bound is given too
     assert ("| Ant seconds to return 3000, PPO / Brax PPO (runs of one seed on one host) | seed 0 on gpu-1: 0.50 "
@@ -112,6 +115,18 @@ def test_report_ratios(tmp_path):
     assert "(full runs, host gpu-1) | 0.75 (600,000 / 800,000) | >= 0.75 |" in md
     assert "trained policy's actions (full runs, host gpu-1) | 0.94 (600,000 / 640,000)" in md
     assert "| Ant PPO peak GPU memory | 3.00 GiB |" in md
+    assert "update excluded) / adapter with random actions (host gpu-1) | 0.80 (720,000 / 900,000)" in md
+    assert "update excluded) / adapter with a trained policy's actions (host gpu-1) | 1.12 (720,000 / 640,000)" in md
+
+
+def test_report_keeps_the_first_completed_run_of_a_seed(tmp_path):
+    """A luckier rerun of a seed does not replace its result; a completed run replaces a stopped one."""
+    rows = [row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]], call="2026-01-01T10:00"),
+            row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 9000]], host="gpu-2", call="2026-01-01T12:00"),
+            row("brax_ppo", 0, [[180, 2, 3000]], status="stopped at 190 s", call="2026-01-01T09:00"),
+            row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2", call="2026-01-01T11:00")]
+    md = render(tmp_path, rows)
+    assert "| 1.25 (5000 / 4000; 1 and 1 runs) | >= 1 |" in md
 
 
 def test_report_compares_speeds_only_within_one_host(tmp_path):
