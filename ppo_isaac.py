@@ -445,8 +445,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     print("run: {} (Ctrl-C saves a checkpoint and the summary, then stops)".format(run_dir))
-    start_step, train_seconds, iteration = global_step, 0.0, 0
-    iteration_times, rollout_times, update_times = [], [], []  # type: List[float], List[float], List[float]
+    start_step, iteration = global_step, 0
+    iteration_times = []  # type: List[Tuple[float, float, float]]  # seconds of each: whole, rollout, update
 
     # Where an iteration's time goes (rollout vs update), read at its one sync. On a GPU the host runs ahead of
     # the kernels, so the marks are CUDA events on torch's stream (which waits for each JAX step it reads).
@@ -556,10 +556,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         (pg, vl, ent, kl, clipfrac, total_loss), sums = stats[:6], stats[6:9]
         obs_finite, rew_finite, lr_value, ev = stats[9], stats[10], stats[11], stats[12]
         iteration_seconds = time.time() - iteration_start
-        train_seconds += iteration_seconds
-        iteration_times.append(iteration_seconds)
-        rollout_times.append(seconds_between(rollout_start, rollout_end))
-        update_times.append(seconds_between(rollout_end, update_end))
+        iteration_times.append((iteration_seconds, seconds_between(rollout_start, rollout_end),
+                                seconds_between(rollout_end, update_end)))
         bad = [what for what, ok in (("observations", obs_finite), ("rewards", rew_finite),
                                      ("losses", math.isfinite(total_loss))) if not ok]
         if bad:
@@ -570,8 +568,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         sps = T * N / iteration_seconds
         writer.add_scalar("charts/SPS", sps, global_step)
         writer.add_scalar("charts/learning_rate", lr_value, global_step)
-        writer.add_scalar("charts/rollout_seconds", rollout_times[-1], global_step)
-        writer.add_scalar("charts/update_seconds", update_times[-1], global_step)  # advantages included
+        writer.add_scalar("charts/rollout_seconds", iteration_times[-1][1], global_step)
+        writer.add_scalar("charts/update_seconds", iteration_times[-1][2], global_step)  # advantages included
         for name, value in (("policy_loss", pg), ("value_loss", vl), ("entropy", ent), ("approx_kl", kl),
                             ("clipfrac", clipfrac), ("loss", total_loss), ("explained_variance", ev)):
             writer.add_scalar("losses/" + name, value, global_step)
@@ -600,16 +598,18 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     elif status != "target_reached":
         run_evaluation(last_sums)  # the final evaluation
     save_checkpoint(os.path.join(run_dir, "checkpoint.pt"), checkpoint_state())
+    train_seconds = sum(times[0] for times in iteration_times)
+    # steady: the median iteration after the first 5 (compilation, graph capture), whole and by phase
+    steady = [median(column) for column in zip(*iteration_times[5:])] or [None, None, None]
     summary = {
         "env": env.name, "backend": env.backend, "env_num": args.env_num, "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "seed": args.seed,
         "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
         "train_seconds": round(train_seconds, 2),
         "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
-        # steady: the median iteration after the first 5 (compilation, graph capture), and its two phases
-        "steady_sps": round(T * N / median(iteration_times[5:]), 1) if len(iteration_times) > 5 else None,
-        "steady_rollout_sps": round(T * N / median(rollout_times[5:]), 1) if len(rollout_times) > 5 else None,
-        "steady_update_seconds": round(median(update_times[5:]), 4) if len(update_times) > 5 else None,
+        "steady_sps": round(T * N / steady[0], 1) if steady[0] else None,
+        "steady_rollout_sps": round(T * N / steady[1], 1) if steady[1] else None,
+        "steady_update_seconds": round(steady[2], 4) if steady[2] is not None else None,
         "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
         "target_return": args.target_return, "seconds_to_target": seconds_to_target,
         "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)

@@ -133,7 +133,8 @@ def main() -> None:
             # states, and a policy's envs need the steps to reach the states it visits (once, the torch mode
             # timed from reset ran at 0.83 of the adapter timed after 300 steps, although the adapter does more).
             # compile_seconds includes the warm-up.
-            for _ in range(-(-300 // (steps_per_call // n))):
+            warmup_calls = -(-300 // (steps_per_call // n))  # ceil(300 env steps / env steps per call)
+            for _ in range(warmup_calls):
                 step_once()
             sync()
             compile_seconds = time.perf_counter() - compile_start
