@@ -325,31 +325,29 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
         target = TARGETS.get(task.lower())
         if ours and task.lower() == "ant":
             n = ours[0]["env_num"]
+
+            def speed_ratio(what: str, speeds: List[float], ceiling: Optional[float], target: str) -> None:
+                if speeds and ceiling:
+                    mean = sum(speeds) / len(speeds)
+                    lines.append("| {} | {:.2f} ({:,.0f} / {:,.0f}) | {} |".format(what, mean / ceiling, mean, ceiling,
+                                                                                   target))
+
             for host in sorted({host_of(r) for r in ours + levers}):
-                torch_ceiling = ceiling_sps(task, n, "torch", host)
-                policy_ceiling = ceiling_sps(task, n, "policy", host)
                 full = [r["steady_sps"] for r in ours if host_of(r) == host and r.get("steady_sps")]
                 short = [r["steady_sps"] for r in levers if host_of(r) == host and r["task"] == task
                          and r["flags"] == ["--cudagraphs"] and r.get("steady_sps")]
                 for label, sps in (("full runs", full), ("short runs, --cudagraphs", short)):
-                    if torch_ceiling and sps:
-                        lines.append("| {} PPO steady steps/s / torch-in-the-loop ceiling ({}, host {}) | {:.2f} "
-                                     "({:,.0f} / {:,.0f}) | >= 0.75 |".format(
-                                         task, label, host, sum(sps) / len(sps) / torch_ceiling, sum(sps) / len(sps),
-                                         torch_ceiling))
+                    speed_ratio("{} PPO steady steps/s / torch-in-the-loop ceiling ({}, host {})".format(
+                        task, label, host), sps, ceiling_sps(task, n, "torch", host), ">= 0.75")
+                # where the time goes: the rollouts alone, against the simulator through the same adapter
                 rollout = [r["rollout_sps"] for r in ours if host_of(r) == host and r.get("rollout_sps")]
                 for mode, what in (("adapter", "random actions"), ("policy", "a trained policy's actions")):
-                    adapter_ceiling = ceiling_sps(task, n, mode, host)
-                    if adapter_ceiling and rollout:  # where the time goes: the rollouts alone, against the simulator
-                        lines.append("| {} PPO rollout steps/s (its rollouts alone, update excluded) / adapter with {} "
-                                     "(host {}) | {:.2f} ({:,.0f} / {:,.0f}) | (for reference) |".format(
-                                         task, what, host, sum(rollout) / len(rollout) / adapter_ceiling,
-                                         sum(rollout) / len(rollout), adapter_ceiling))
-                if policy_ceiling and full:  # not the target: the same ratio in the states training visits
-                    lines.append("| {} PPO steady steps/s / adapter ceiling with a trained policy's actions (full "
-                                 "runs, host {}) | {:.2f} ({:,.0f} / {:,.0f}) | (for reference) |".format(
-                                     task, host, sum(full) / len(full) / policy_ceiling, sum(full) / len(full),
-                                     policy_ceiling))
+                    speed_ratio("{} PPO rollout steps/s (its rollouts alone, update excluded) / adapter with {} (host "
+                                "{})".format(task, what, host), rollout, ceiling_sps(task, n, mode, host),
+                                "(for reference)")
+                # not the target: the same ratio in the states training visits
+                speed_ratio("{} PPO steady steps/s / adapter ceiling with a trained policy's actions (full runs, host "
+                            "{})".format(task, host), full, ceiling_sps(task, n, "policy", host), "(for reference)")
             peaks = [r["peak_gpu_mib"] for r in ours if r.get("peak_gpu_mib")]
             if peaks:
                 lines.append("| {} PPO peak GPU memory | {:.2f} GiB | < 8 GiB |".format(task, max(peaks) / 1024))
