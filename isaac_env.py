@@ -11,15 +11,17 @@ is already the first observation of the next episode wherever one ended. `info` 
                   episode ended): the state to bootstrap from, V(final_obs), for every transition;
   episode_return  the undiscounted return of the episode that just ended (valid where terminated|truncated);
   episode_length  its length in steps (likewise).
+`env.episode_totals` ([3], on the device) sums the returns and lengths of every episode ended so far, and counts them.
 Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
 
 Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on MuJoCo-XLA, pip-installable,
 handed to torch through DLPack) and "torch" (small classic-control tasks written in torch). "auto" takes the
-first of those that has the task.
+first of isaacgym, torch, brax that has the task.
 """
 import contextlib
 import io
 import os
+import warnings
 from typing import Dict, List, Optional, Tuple
 
 # Isaac Gym must be imported before torch (it refuses to load after it), so this module imports it first, and
@@ -42,7 +44,9 @@ import torch
 # JAX grabs 75% of GPU memory when it starts unless told not to, leaving torch (which shares the GPU) too little.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-BACKENDS = ("isaacgym", "brax", "torch")
+# The order of --backend auto. No task name is in two of them; the torch tasks come before Brax only because looking
+# up Brax's tasks imports JAX and Brax (seconds).
+BACKENDS = ("isaacgym", "torch", "brax")
 INSTALL_HINTS = {
     "isaacgym": "Isaac Gym is not installed: download Isaac Gym Preview 4 from https://developer.nvidia.com/isaac-gym "
     "(Python 3.6-3.8), `pip install -e isaacgym/python`, then `pip install -e` a clone of "
@@ -67,6 +71,7 @@ class VecEnv:
         self.device, self.max_episode_length = torch.device(device), max_episode_length
         self._episode_return = torch.zeros(num_envs, device=self.device)
         self._episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+        self._ended = torch.zeros(3, num_envs, device=self.device)  # per env: returns, lengths, count of ended episodes
 
     def _clear_episodes(self) -> None:
         self._episode_return.zero_()
@@ -76,9 +81,16 @@ class VecEnv:
         self._episode_return += reward
         self._episode_length += 1
         info = {"episode_return": self._episode_return.clone(), "episode_length": self._episode_length.clone()}
+        self._ended[0].addcmul_(info["episode_return"], done)
+        self._ended[1].addcmul_(info["episode_length"], done)
+        self._ended[2] += done
         self._episode_return.masked_fill_(done, 0.0)
         self._episode_length.masked_fill_(done, 0)
         return info
+
+    @property
+    def episode_totals(self) -> torch.Tensor:
+        return self._ended.sum(1)
 
     def reset(self) -> torch.Tensor:
         raise NotImplementedError
@@ -250,7 +262,9 @@ class BraxEnv(VecEnv):
             raise EnvError("JAX sees no {} device; for a GPU `pip install -U 'jax[cuda12]'`, or use --device cpu"
                            .format(platform.upper()))
         self.jax_device = jax_devices[(device.index or 0) if platform == "gpu" else 0]
-        self.env = brax_envs.get_environment(name, backend="mjx")
+        with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
+            warnings.filterwarnings("ignore", message="Brax System")
+            self.env = brax_envs.get_environment(name, backend="mjx")
         # Brax's env.observation_size runs an un-jitted reset (15 s of MJX on a CPU); tracing the shape is instant.
         obs_dim = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)).obs.shape[-1]
         super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length or 1000)
@@ -286,7 +300,7 @@ class BraxEnv(VecEnv):
 
 
 def _brax_tasks() -> Dict[str, str]:
-    return {_key(n): n for n in _import_brax_envs()._envs if n != "fast"}  # "fast" is Brax's own test stub
+    return {task_key(n): n for n in _import_brax_envs()._envs if n != "fast"}  # "fast" is Brax's own test stub
 
 
 # ---------------------------------------------------------------------------------------------- Isaac Gym
@@ -336,11 +350,12 @@ class IsaacGymEnv(VecEnv):
 def _isaacgym_tasks() -> Dict[str, str]:
     from isaacgymenvs.tasks import isaacgym_task_map
 
-    return {_key(n): n for n in isaacgym_task_map}
+    return {task_key(n): n for n in isaacgym_task_map}
 
 
 # ---------------------------------------------------------------------------------------------- make_env
-def _key(name: str) -> str:
+def task_key(name: str) -> str:
+    """A task name as compared here: case, "_" and "-" do not matter."""
     return name.lower().replace("_", "").replace("-", "")
 
 
@@ -388,8 +403,8 @@ def resolve(name: str, backend: str = "auto") -> Tuple[str, str]:
             if backend != "auto":
                 raise
             continue
-        if _key(name) in tasks:
-            return candidate, tasks[_key(name)]
+        if task_key(name) in tasks:
+            return candidate, tasks[task_key(name)]
     listing = "; ".join("{}: {}".format(b, ", ".join(t)) for b, t in available_tasks().items())
     where = "any installed backend" if backend == "auto" else "backend " + backend
     raise EnvError("unknown env {!r} for {}. Available: {}".format(name, where, listing))

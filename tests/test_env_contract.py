@@ -49,6 +49,7 @@ def test_episode_bookkeeping_over_three_time_limits(env):
     returns = torch.zeros(env.num_envs)
     lengths = torch.zeros(env.num_envs, dtype=torch.long)
     ended = {"terminated": 0, "truncated": 0}
+    totals_before, ended_returns, ended_lengths = env.episode_totals.clone(), 0.0, 0
     for _ in range(3 * env.max_episode_length + 2):
         obs, reward, terminated, truncated, info = env.step(random_actions(env, generator))
         returns += reward
@@ -65,8 +66,13 @@ def test_episode_bookkeeping_over_three_time_limits(env):
         assert (lengths[terminated] <= env.max_episode_length).all()
         ended["terminated"] += int(terminated.sum())
         ended["truncated"] += int(truncated.sum())
+        ended_returns, ended_lengths = ended_returns + float(returns[done].sum()), ended_lengths + int(lengths[done].sum())
         returns[done], lengths[done] = 0.0, 0
     assert ended["truncated"] > 0
+    # episode_totals: every ended episode's return and length summed, and their count
+    totals = (env.episode_totals - totals_before).tolist()
+    assert totals[2] == ended["terminated"] + ended["truncated"] and totals[1] == ended_lengths
+    assert abs(totals[0] - ended_returns) < 1e-3 * max(1.0, abs(ended_returns))
     if env.name.lower() in ("cartpole", "inverted_pendulum"):  # tasks that random actions fail quickly
         assert ended["terminated"] > 0
 
