@@ -1,13 +1,12 @@
 """PPO for massively parallel GPU simulators, in one file.
 
-    python ppo_isaac.py --env-num 4096                            # Ant: Isaac Gym if installed, else Brax MJX
-    python ppo_isaac.py --env-num 4096 --cudagraphs               # the same on the fast path (GPU only)
-    python ppo_isaac.py --env-name Pendulum --env-num 1024 --device cpu   # a quick CPU demo
+    python ppo_isaac.py --env-num 4096                 # Ant: Isaac Gym if installed, else Brax MJX
+    python ppo_isaac.py --env-num 4096 --cudagraphs    # the same on the fast path (GPU only)
+    python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu   # a quick CPU demo (about 30 s)
 
-Sections, in order: arguments, networks, advantages, evaluation, checkpoints, then main(): environment,
-agent, storage, and the loop (rollout, advantages, update, logging). While a rollout is collected nothing
-leaves the device: no host sync, no Python loop over envs. Each iteration syncs once, for the logs and the
-NaN guard. Outputs in runs/<run-name>/: TensorBoard scalars, checkpoint.pt, best.pt, summary.json.
+Top to bottom: arguments, networks, advantages, then main(), the algorithm (rollout, advantages, update; nothing
+leaves the device in a rollout, and each iteration syncs once). Below main(), the run infrastructure (settings,
+evaluation, checkpoints, Ctrl-C, logs, summary) is the same text as in sac_isaac.py. Outputs in runs/<run-name>/.
 """
 import time
 
@@ -20,7 +19,7 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
-from typing import Dict, List, Optional, Tuple  # noqa: E402
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -28,44 +27,66 @@ import tyro  # noqa: E402
 from torch.distributions import Normal  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import tqdm  # noqa: E402
-
-try:
-    from typing import Literal
-except ImportError:  # Python < 3.8 (Isaac Gym also runs on 3.6 and 3.7)
-    from typing_extensions import Literal
-
+from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Python 3.9+)
 
 # ---------------------------------------------------------------------------------------------- arguments
+DEMO = "python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu"
+CHECKPOINT_PARTS = ("agent", "optimizer")
+# Per-task defaults of the options left None in Args; any other task takes "other". Ant and Humanoid follow
+# rl_games' Isaac Gym settings for horizon, epochs, minibatches, learning rate and KL schedule (with separate actor
+# and critic networks); the pure-torch tasks get small nets and short budgets.
+TASK_DEFAULTS = {
+    "ant": dict(total_timesteps=50_000_000, net_dim=256, horizon=16, minibatches=2, repeat_times=4,
+                learning_rate=3e-4, kl_target=0.008, gamma=0.99),
+    "humanoid": dict(total_timesteps=60_000_000, net_dim=400, horizon=32, minibatches=4, repeat_times=5,
+                     learning_rate=5e-4, kl_target=0.008, gamma=0.99),
+    "pendulum": dict(total_timesteps=300_000, net_dim=64, horizon=64, minibatches=4, repeat_times=8,
+                     learning_rate=1e-3, kl_target=0.0, gamma=0.95),  # the KL schedule let some seeds diverge
+    "cartpole": dict(total_timesteps=2_000_000, net_dim=64, horizon=16, minibatches=4, repeat_times=4,
+                     learning_rate=1e-3, kl_target=0.008, gamma=0.99),
+    "other": dict(total_timesteps=30_000_000, net_dim=256, horizon=16, minibatches=4, repeat_times=4,
+                  learning_rate=3e-4, kl_target=0.008, gamma=0.99),
+}
+
+
+def per_task(cls):
+    """--help shows each task's default (TASK_DEFAULTS) for the options whose default depends on the task."""
+    for name, value in TASK_DEFAULTS["other"].items():
+        hint = "(per task: {})".format(", ".join("{} {}".format(t, d[name]) for t, d in TASK_DEFAULTS.items()))
+        cls.__annotations__[name] = Annotated[cls.__annotations__[name], tyro.conf.arg(
+            metavar=type(value).__name__.upper(), help_behavior_hint=hint)]
+    return cls
+
+
+@per_task
 @dataclass
 class Args:
-    env_name: Optional[str] = None
-    """task, case-insensitive: Ant, Humanoid, ... (Isaac Gym or Brax), Pendulum, CartPole (pure torch);
-    default Ant, or the checkpoint's task with --resume/--checkpoint"""
+    env_name: str = "Ant"
+    """task, case-insensitive: Ant, Humanoid, ... (Isaac Gym, Brax), Pendulum, CartPole (torch); or the checkpoint's"""
     backend: Literal["auto", "isaacgym", "brax", "torch"] = "auto"
-    """simulator: auto takes the first of isaacgym, brax, torch that is installed and has the task"""
+    """simulator: auto takes the first of isaacgym, torch, brax that is installed and has the task"""
     env_num: int = 4096
     """parallel training envs"""
     episode_length: Optional[int] = None
-    """time limit in steps, after which an episode is truncated (default: the task's own)"""
+    """time limit in steps, after which an episode is truncated (None: the task's own)"""
     device: str = "auto"
     """torch device: auto (cuda if available, else cpu), cuda, cuda:1, cpu"""
     seed: int = 1
     """seed of torch and of the envs"""
     total_timesteps: Optional[int] = None
-    """env steps to train for, all envs counted (default: per task, see TASK_DEFAULTS)"""
+    """env steps to train for, all envs counted"""
     net_dim: Optional[int] = None
     """width of the first hidden layer; actor and critic are MLPs net_dim, net_dim/2, net_dim/4 wide"""
     horizon: Optional[int] = None
     """rollout steps per env per iteration"""
-    batch_size: Optional[int] = None
-    """minibatch size; must divide env_num * horizon (default: per task, else a quarter of the rollout)"""
+    minibatches: Optional[int] = None
+    """minibatches per epoch: each is env_num * horizon / minibatches transitions"""
     repeat_times: Optional[int] = None
     """epochs over each rollout"""
     learning_rate: Optional[float] = None
     """initial Adam learning rate"""
-    kl_target: float = 0.008
-    """adaptive learning rate: divided by 1.5 after an epoch whose KL exceeds twice this, multiplied by 1.5
-    below half of it (rl_games' schedule); 0 keeps the rate fixed"""
+    kl_target: Optional[float] = None
+    """adaptive learning rate (rl_games): /1.5 after an epoch whose KL is over twice this, x1.5 under half; 0: fixed"""
     gamma: Optional[float] = None
     """discount factor"""
     gae_lambda: float = 0.95
@@ -83,20 +104,18 @@ class Args:
     target_return: Optional[float] = None
     """stop once an evaluation reaches this return"""
     eval_gap: float = 256.0
-    """seconds between evaluations (one more always runs at the end). On a GPU one MJX env steps about as slowly
-    as 4096, so 4 Ant episodes on 1 env take ~20 s: evaluate often with --eval-env-num equal to --eval-times"""
-    eval_times: int = 4
-    """episodes per evaluation"""
-    eval_env_num: int = 1
-    """envs of the separate evaluation env, which acts deterministically (mean action); 0 evaluates the
-    training envs' finished episodes instead (forced on Isaac Gym, which allows one simulation per process)"""
+    """seconds between evaluations (one more always runs at the end)"""
+    eval_times: int = 16
+    """episodes per evaluation (the tutorial's evaluator: --eval-env-num 1 --eval-times 4)"""
+    eval_env_num: int = 16
+    """envs of the separate evaluation env (deterministic actions, every episode at once when equal to --eval-times);
+    0 evaluates the training envs' finished episodes instead (forced on Isaac Gym: one simulation per process)"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
     """output folder under runs/ (default: <env>__ppo_isaac__<seed>__<unix time>)"""
     resume: Optional[str] = None
-    """checkpoint to continue training from, in its run folder; options not given on the command line are
-    taken from the checkpoint"""
+    """checkpoint to continue training from, in its run folder; options not given here are the checkpoint's"""
     checkpoint: Optional[str] = None
     """checkpoint to evaluate, with --eval-only (its task and network come with it)"""
     eval_only: bool = False
@@ -107,26 +126,14 @@ class Args:
     """GPU fast path: also torch.compile those two functions (compiles ~1 min at start; no gain seen on Ant)"""
 
 
-# Per-task defaults for the options left unset: rl_games' Isaac Gym recipes for Ant and Humanoid, small nets and
-# short budgets for the pure-torch tasks. Any other task gets "default". `minibatches` sets the default
-# --batch-size (env_num * horizon / minibatches; 4 where not given).
-TASK_DEFAULTS = {
-    "default": dict(total_timesteps=30_000_000, net_dim=256, horizon=16, repeat_times=4, learning_rate=3e-4,
-                    gamma=0.99),
-    "ant": dict(total_timesteps=50_000_000, net_dim=256, horizon=16, repeat_times=4, learning_rate=3e-4,
-                gamma=0.99, minibatches=2),
-    "humanoid": dict(total_timesteps=60_000_000, net_dim=400, horizon=32, repeat_times=5, learning_rate=5e-4,
-                     gamma=0.99),
-    "pendulum": dict(total_timesteps=2_000_000, net_dim=64, horizon=16, repeat_times=8, learning_rate=1e-3,
-                     gamma=0.95),
-    "cartpole": dict(total_timesteps=2_000_000, net_dim=64, horizon=16, repeat_times=4, learning_rate=1e-3,
-                     gamma=0.99),
-}
-
-
-def fail(message: str) -> None:
-    """Stop with one readable line and a non-zero exit code."""
-    sys.exit("ppo_isaac.py: error: " + message)
+def check_args(args: Args) -> None:
+    """PPO's own checks, once the task's defaults are in."""
+    for name in ("env_num", "total_timesteps", "net_dim", "horizon", "minibatches", "repeat_times"):
+        if getattr(args, name) <= 0:
+            fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
+    if args.env_num * args.horizon % args.minibatches:
+        fail("--minibatches {} must divide env_num * horizon = {} * {}".format(args.minibatches, args.env_num,
+                                                                              args.horizon))
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -195,15 +202,14 @@ class Agent(nn.Module):
 
 
 class CudaGraph:
-    """`fn` recorded as one CUDA graph after `warmup` eager calls (on a side stream, as capture requires). A call
-    copies its arguments into the graph's static inputs and replays it; the outputs are the graph's own tensors,
-    overwritten by the next call. `fn` may not sync with the host or change shapes, and updates state in place."""
+    """`fn` recorded as one CUDA graph after 3 eager warm-up calls on a side stream, then replayed with the call's
+    arguments copied in; it returns the graph's own outputs, overwritten by the next call. No host syncs inside."""
 
     def __init__(self, fn, warmup: int = 3):
         self.fn, self.warmup, self.graph = fn, warmup, None
 
     def __call__(self, *args: torch.Tensor):
-        if self.graph is None and self.warmup > 0:
+        if self.warmup > 0:
             self.warmup -= 1
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
@@ -212,13 +218,11 @@ class CudaGraph:
             torch.cuda.current_stream().wait_stream(side)
             return out
         if self.graph is None:
-            self.inputs = [a.clone() for a in args]
-            self.graph = torch.cuda.CUDAGraph()
+            self.inputs, self.graph = [a.clone() for a in args], torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph):  # records the kernels without running them: replay below runs them
                 self.outputs = self.fn(*self.inputs)
-        else:
-            for static, a in zip(self.inputs, args):
-                static.copy_(a)
+        for static, a in zip(self.inputs, args):
+            static.copy_(a)
         self.graph.replay()
         return self.outputs
 
@@ -239,162 +243,36 @@ def compute_gae(rewards, values, next_values, terminated, dones, gamma: float, l
     return advantages, advantages + values
 
 
-# ---------------------------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(agent: Agent, env, episodes: int, should_stop=lambda: False) -> Tuple[float, int]:
-    """Mean return of deterministic (mean-action) episodes. Each env contributes its first episodes after a
-    reset, so short episodes are not over-counted. Returns (mean return, episodes counted)."""
-    per_env = -(-episodes // env.num_envs)
-    counts = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
-    total = torch.zeros((), device=env.device)
-    obs = env.reset()
-    while not should_stop():
-        obs, _, terminated, truncated, info = env.step(agent.actor_mean(agent.normalize_obs(obs)))
-        counted = (terminated | truncated) & (counts < per_env)
-        total += (info["episode_return"] * counted).sum()
-        counts += counted
-        if bool((counts >= per_env).all()):  # a host sync per step: fine here, not in training
-            break
-    n = int(counts.sum())
-    return (float(total) / n if n else float("nan")), n
-
-
-# ---------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str, state: Dict) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str) -> Dict:
-    if not os.path.isfile(path):
-        fail("checkpoint {} not found".format(path))
-    try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        fail("checkpoint {} is corrupt or not a torch file ({})".format(path, type(e).__name__))
-    if not isinstance(state, dict) or not {"agent", "args", "obs_dim", "act_dim"} <= set(state):
-        fail("{} is not a ppo_isaac.py checkpoint".format(path))
-    return state
-
-
-def median(values: List[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
-def write_json(path: str, data: Dict) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(path + ".tmp", path)
-
-
 # ---------------------------------------------------------------------------------------------- main
-def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
-    """The command line; with --resume or --checkpoint, parsed again over the checkpoint's own settings."""
-    args = tyro.cli(Args, args=argv)
-    if args.eval_only and not args.checkpoint:
-        fail("--eval-only needs --checkpoint PATH")
-    path = args.checkpoint if args.eval_only else args.resume
-    if not path:
-        return args, None
-    ckpt = load_checkpoint(path)
-    saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
-    saved.update(resume=None, checkpoint=None, eval_only=False)
-    return tyro.cli(Args, args=argv, default=Args(**saved)), ckpt
+LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss")
 
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
-    # --- settings: the command line, then the checkpoint's, then the task's defaults
-    ckpt_path = args.checkpoint if args.eval_only else args.resume
-    args.env_name = args.env_name or "Ant"
-    defaults = dict(TASK_DEFAULTS.get(args.env_name.lower(), TASK_DEFAULTS["default"]))
-    minibatches = defaults.pop("minibatches", 4)
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    for name in ("env_num", "total_timesteps", "net_dim", "horizon", "repeat_times", "eval_times"):
-        if getattr(args, name) <= 0:
-            fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
-    if args.eval_env_num < 0:
-        fail("--eval-env-num must be 0 or more, got {}".format(args.eval_env_num))
-    rollout_size = args.env_num * args.horizon
-    if args.batch_size is None:
-        args.batch_size = next(rollout_size // k for k in (minibatches, 2, 1) if rollout_size % k == 0)
-    if args.batch_size <= 0 or rollout_size % args.batch_size:
-        fail("--batch-size {} must divide env_num * horizon = {} * {} = {}".format(
-            args.batch_size, args.env_num, args.horizon, rollout_size))
-    torch.manual_seed(args.seed)
-
-    # --- environment
-    eval_env = None
-    try:
-        if args.eval_only:  # one env, the evaluation env, also on Isaac Gym
-            env = eval_env = isaac_env.make_env(args.env_name, max(args.eval_env_num, 1), args.backend,
-                                                args.device, args.seed + 10_000, args.episode_length)
-        else:
-            env = isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device, args.seed,
-                                     args.episode_length)
-            if args.eval_env_num > 0 and env.one_per_process:
-                print("note: {} allows one simulation per process: evaluating the training envs' finished "
-                      "episodes (stochastic actions) instead of a separate env".format(env.backend))
-                args.eval_env_num = 0
-            if args.eval_env_num > 0:
-                eval_env = isaac_env.make_env(args.env_name, args.eval_env_num, env.backend, env.device,
-                                              args.seed + 10_000, args.episode_length)
-    except isaac_env.EnvError as e:
-        fail(str(e))
+    # --- environment: the training envs, and a separate copy for deterministic evaluation
+    env, eval_env = make_envs(args, ckpt)
     device = env.device
-    if (args.cudagraphs or args.compile) and device.type != "cuda" and not args.eval_only:
+    if (args.cudagraphs or args.compile) and device.type != "cuda":
         fail("--cudagraphs and --compile are GPU fast paths; device {} is not a GPU".format(device))
-    print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
-        env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, device))
-    if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
-        fail("checkpoint {} was made for {} with obs {} / act {}; {} has obs {} / act {}".format(
-            ckpt_path, ckpt["env_name"], ckpt["obs_dim"], ckpt["act_dim"], env.name, env.obs_dim, env.act_dim))
 
-    # --- agent and optimiser. The learning rate is a tensor so that the KL schedule adapts it on the device.
+    # --- agent and optimiser (restored from a checkpoint by Run, if one was given)
     agent = Agent(env.obs_dim, env.act_dim, args.net_dim).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=torch.tensor(args.learning_rate, device=device),
-                                 eps=1e-5, fused=True, capturable=args.cudagraphs)  # graphs: step counts on the GPU
-    global_step, evals, best_return, wall_offset = 0, [], None, 0.0  # evals: [seconds, steps, return] rows
-    if ckpt is not None:
-        try:
-            agent.load_state_dict(ckpt["agent"])
-            if not args.eval_only:
-                optimizer.load_state_dict(ckpt["optimizer"])
-                lr_saved = float(optimizer.param_groups[0]["lr"])  # loaded onto the CPU: back to the device
-                optimizer.param_groups[0].update(lr=torch.tensor(lr_saved, device=device), capturable=args.cudagraphs)
-        except (RuntimeError, KeyError, ValueError) as e:
-            fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
-                ckpt_path, args.net_dim, str(e).splitlines()[0]))
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+    run = Run(args, env, eval_env, ckpt, {"agent": agent, "optimizer": optimizer},
+              policy=lambda obs: agent.actor_mean(agent.normalize_obs(obs)))
     if args.eval_only:
-        mean_return, n = evaluate(agent, eval_env, args.eval_times)
-        print(json.dumps({"checkpoint": ckpt_path, "env": env.name, "eval_return": mean_return, "episodes": n}))
+        run.print_evaluation()
         return
-    if ckpt is not None:
-        global_step, evals, best_return = ckpt["global_step"], ckpt["evals"], ckpt["best_eval_return"]
-        wall_offset = ckpt["wall_seconds"]
-        torch.set_rng_state(ckpt["rng_torch"])
-        if device.type == "cuda" and ckpt.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(ckpt["rng_cuda"], device)
-    run_dir = os.path.dirname(os.path.abspath(args.resume)) if args.resume else os.path.join(
-        "runs", args.run_name or "{}__ppo_isaac__{}__{}".format(env.name, args.seed, int(START_TIME)))
-    os.makedirs(run_dir, exist_ok=True)
-    writer = SummaryWriter(run_dir)
-    writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(args).items()))
+    # The learning rate is a tensor on the device (the KL schedule adapts it without a sync); graphs: capturable
+    lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)
+    optimizer.param_groups[0].update(lr=lr, capturable=args.cudagraphs)
 
     # --- storage: one preallocated tensor per quantity, [horizon, env_num, ...], on the device
     T, N = args.horizon, args.env_num
     obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw observations
     final_obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw info["final_obs"]: the next states
     act_buf = torch.zeros(T, N, env.act_dim, device=device)
-    logp_buf, value_buf, rew_buf, ep_return_buf, ep_length_buf = (torch.zeros(T, N, device=device) for _ in range(5))
+    logp_buf, value_buf, rew_buf = (torch.zeros(T, N, device=device) for _ in range(3))
     term_buf, done_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(2))
-    episode_sums = torch.zeros(3, device=device)  # finished episodes so far: return sum, length sum, count
 
     # --- the two hot functions: the policy at each rollout step, and one minibatch update
     @torch.no_grad()
@@ -407,7 +285,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         return action, dist.log_prob(action).sum(-1), agent.value(norm_obs)
 
     def update_minibatch(obs, actions, old_logp, adv, old_values, returns) -> torch.Tensor:
-        """One clipped-PPO gradient step; returns [policy loss, value loss, entropy, approx kl, clip fraction, loss]."""
+        """One clipped-PPO gradient step; returns the LOSS_NAMES values, stacked."""
         dist, mean = agent.policy(obs)
         log_ratio = dist.log_prob(actions).sum(-1) - old_logp
         ratio = log_ratio.exp()
@@ -434,77 +312,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     if args.cudagraphs:
         act, update_minibatch = CudaGraph(act), CudaGraph(update_minibatch)
 
-    # --- the loop
-    stop = {"requested": False}
-
-    def on_signal(signum, frame):  # Ctrl-C or kill: finish the iteration, save, exit 0; a second one stops at once
-        stop["requested"] = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    print("run: {} (Ctrl-C saves a checkpoint and the summary, then stops)".format(run_dir))
-    start_step, iteration = global_step, 0
-    iteration_times = []  # type: List[Tuple[float, float, float]]  # seconds of each: whole, rollout, update
-
-    # Where an iteration's time goes (rollout vs update), read at its one sync. On a GPU the host runs ahead of
-    # the kernels, so the marks are CUDA events on torch's stream (which waits for each JAX step it reads).
-    def mark():
-        if device.type != "cuda":
-            return time.time()
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
-
-    def seconds_between(start, end) -> float:
-        return end - start if device.type != "cuda" else start.elapsed_time(end) / 1000
-
-    last_eval, last_save, last_sums = time.time(), time.time(), [0.0, 0.0, 0.0]
-    eval_sums = [0.0, 0.0, 0.0]  # episode_sums at the last evaluation (for --eval-env-num 0)
-    seconds_to_target, status, latest_return = None, "completed", float("nan")
-
-    def wall_seconds() -> float:
-        return wall_offset + time.time() - START_TIME
-
-    def checkpoint_state() -> Dict:
-        return {"agent": agent.state_dict(), "optimizer": optimizer.state_dict(), "args": asdict(args),
-                "env_name": env.name, "backend": env.backend, "obs_dim": env.obs_dim, "act_dim": env.act_dim,
-                "global_step": global_step, "evals": evals, "best_eval_return": best_return,
-                "wall_seconds": wall_seconds(), "rng_torch": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
-
-    def run_evaluation(sums: List[float]) -> None:
-        nonlocal best_return, seconds_to_target, eval_sums
-        if eval_env is not None:
-            mean_return, n = evaluate(agent, eval_env, args.eval_times, lambda: stop["requested"])
-            if stop["requested"]:  # cut short by Ctrl-C: a partial evaluation is not recorded
-                return
-        else:  # training episodes finished since the last evaluation
-            n = int(sums[2] - eval_sums[2])
-            mean_return = (sums[0] - eval_sums[0]) / n if n else float("nan")
-            eval_sums = sums
-        if n == 0:
-            return
-        evals.append([round(wall_seconds(), 2), global_step, mean_return])
-        writer.add_scalar("charts/eval_return", mean_return, global_step)
-        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} over {} episodes".format(
-            wall_seconds(), global_step, mean_return, n))
-        if best_return is None or mean_return > best_return:
-            best_return = mean_return
-            save_checkpoint(os.path.join(run_dir, "best.pt"), checkpoint_state())
-        if seconds_to_target is None and args.target_return is not None and mean_return >= args.target_return:
-            seconds_to_target = evals[-1][0]
-
+    # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
     obs = env.reset()
-    progress = tqdm(total=args.total_timesteps, initial=global_step, unit="step", unit_scale=True,
-                    dynamic_ncols=True, mininterval=1.0)
-    while global_step < args.total_timesteps and not stop["requested"]:
-        iteration += 1
-        iteration_start, rollout_start = time.time(), mark()
-
+    run.start(steps_per_iteration=T * N)
+    while run.training():
         # --- rollout: T steps of all envs, nothing leaves the device. The normalisers stay fixed during a
         # rollout, so normalising the stored raw observations later gives exactly what the policy saw.
+        rollout_start = run.mark()
         with torch.no_grad():
             for t in range(T):
                 action, logp, value = act(obs)
@@ -512,18 +326,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 obs, reward, terminated, truncated, info = env.step(action)
                 rew_buf[t], term_buf[t], done_buf[t] = reward, terminated, terminated | truncated
                 final_obs_buf[t] = info["final_obs"]
-                ep_return_buf[t], ep_length_buf[t] = info["episode_return"], info["episode_length"]
-            rollout_end = mark()
-            global_step += T * N
-            episode_sums += torch.stack([(ep_return_buf * done_buf).sum(), (ep_length_buf * done_buf).sum(),
-                                         done_buf.sum()])
+            rollout_end = run.mark()
 
             # --- advantages, in unnormalised value units
             next_values = agent.value_rms.denormalize(agent.value(agent.normalize_obs(final_obs_buf)))
             values = agent.value_rms.denormalize(value_buf)
             advantages, returns = compute_gae(rew_buf, values, next_values, term_buf, done_buf,
                                               args.gamma, args.gae_lambda)
-            finite = torch.stack([torch.isfinite(obs_buf).all(), torch.isfinite(rew_buf).all()])
             b_obs, b_act = agent.normalize_obs(obs_buf).reshape(T * N, -1), act_buf.reshape(T * N, -1)
             agent.obs_rms.update(obs_buf)  # for the next rollout
             agent.value_rms.update(returns)
@@ -533,93 +342,309 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             explained_var = 1 - (returns - values).var() / returns.var().clamp_min(1e-8)
 
         # --- update: repeat_times epochs of shuffled minibatches
-        lr = optimizer.param_groups[0]["lr"]
-        loss_sums = torch.zeros(6, device=device)  # policy, value, entropy, approx kl, clip fraction, total loss
+        loss_sums = torch.zeros(len(LOSS_NAMES), device=device)
         for _ in range(args.repeat_times):
             epoch_kl = torch.zeros((), device=device)
-            for idx in torch.randperm(T * N, device=device).split(args.batch_size):
-                stats = update_minibatch(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns)))
-                epoch_kl += stats[3]
-                loss_sums += stats
+            for idx in torch.randperm(T * N, device=device).split(T * N // args.minibatches):
+                losses = update_minibatch(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns)))
+                epoch_kl += losses[LOSS_NAMES.index("approx_kl")]
+                loss_sums += losses
             if args.kl_target > 0:  # rl_games' adaptive schedule, on the device: no sync
                 with torch.no_grad():
-                    kl = epoch_kl / (T * N // args.batch_size)
+                    kl = epoch_kl / args.minibatches
                     lr.mul_(torch.where(kl > 2 * args.kl_target, 1 / 1.5,
                                         torch.where(kl < args.kl_target / 2, 1.5, 1.0))).clamp_(1e-6, 1e-2)
 
-        update_end = mark()
+        # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
+        logs = dict(zip(["losses/" + name for name in LOSS_NAMES], loss_sums / (args.repeat_times * args.minibatches)))
+        logs.update({"losses/explained_variance": explained_var, "charts/learning_rate": lr})
+        run.end_iteration(T * N, [(rollout_start, rollout_end)], logs, checks={
+            "observations": torch.isfinite(obs_buf).all(), "rewards": torch.isfinite(rew_buf).all()})
+    run.finish()
 
-        # --- logging: the iteration's one host sync
-        n_updates = args.repeat_times * (T * N // args.batch_size)
-        stats = torch.cat([loss_sums / n_updates, episode_sums, finite.float(), lr.reshape(1),
-                           explained_var.reshape(1)]).tolist()
-        (pg, vl, ent, kl, clipfrac, total_loss), sums = stats[:6], stats[6:9]
-        obs_finite, rew_finite, lr_value, ev = stats[9], stats[10], stats[11], stats[12]
-        iteration_seconds = time.time() - iteration_start
-        iteration_times.append((iteration_seconds, seconds_between(rollout_start, rollout_end),
-                                seconds_between(rollout_end, update_end)))
-        bad = [what for what, ok in (("observations", obs_finite), ("rewards", rew_finite),
-                                     ("losses", math.isfinite(total_loss))) if not ok]
+
+# ============================================================================================== run infrastructure
+# The same text in ppo_isaac.py and sac_isaac.py (tests/test_twins.py checks): what a run needs around the algorithm.
+SCRIPT = os.path.basename(__file__)
+
+
+def fail(message: str) -> None:  # one readable line and a non-zero exit code
+    sys.exit("{}: error: {}".format(SCRIPT, message))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
+    """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
+    Options that cannot act in the mode chosen, and a checkpoint of another task, stop here, before any simulator."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = tyro.cli(Args, args=argv)
+    given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
+    if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
+        fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
+    idle = [n for n in given if n not in ("env_name", "backend", "device", "seed", "episode_length", "eval_times",
+                                          "eval_env_num", "checkpoint", "eval_only")] if args.eval_only else []
+    idle += ["run_name"] if args.resume and "run_name" in given else []
+    if idle:
+        fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
+                                            args.eval_only else "--resume (it continues in the checkpoint's folder)"))
+    path, ckpt = args.checkpoint or args.resume, None
+    if path:
+        try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            fail("checkpoint {} {}".format(path, "not found" if not os.path.isfile(path) else
+                                           "is corrupt or not a torch file ({})".format(type(e).__name__)))
+        if not isinstance(ckpt, dict) or not {"args", "obs_dim", "act_dim", *CHECKPOINT_PARTS} <= set(ckpt):
+            fail("{} is not a {} checkpoint".format(path, SCRIPT))
+        for n in [n for n in ("env_name", "net_dim") if n in given]:  # a checkpoint keeps its task and network
+            if isaac_env.task_key(str(getattr(args, n))) != isaac_env.task_key(str(ckpt["args"][n])):
+                fail("checkpoint {} has --{} {}, not {}: leave it out".format(path, n.replace("_", "-"),
+                                                                            ckpt["args"][n], getattr(args, n)))
+        saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
+        saved.update(resume=None, checkpoint=None, eval_only=False)
+        args = tyro.cli(Args, args=argv, default=Args(**saved))
+    for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
+        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
+    if args.eval_times <= 0 or args.eval_env_num < 0:
+        fail("--eval-times must be positive and --eval-env-num 0 or more")
+    check_args(args)
+    if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
+                        is not None):
+        print("{} has finished ({} of {} steps, target return {}): nothing changed; raise --total-timesteps or "
+              "--target-return to train on".format(path, ckpt["global_step"], args.total_timesteps, args.target_return))
+        sys.exit(0)
+    return args, ckpt
+
+
+def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:
+    """Wall seconds of the first evaluation that reached the target return, if any did."""
+    return next((s for s, _, r in evals if r >= target), None) if target is not None else None
+
+
+def make_envs(args: Args, ckpt: Optional[Dict]):
+    """Seeds torch, then makes the training envs and the separate evaluation envs (with --eval-only, those alone)."""
+    torch.manual_seed(args.seed)
+    torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
+    try:
+        env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
+                                                             args.seed, args.episode_length)
+        if env is not None and env.one_per_process and args.eval_env_num > 0:
+            print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
+                env.backend))
+            args.eval_env_num = 0
+        eval_env = None if env is not None and args.eval_env_num == 0 else isaac_env.make_env(
+            args.env_name, max(min(args.eval_env_num, args.eval_times), 1), args.backend, args.device,
+            args.seed + 10_000, args.episode_length)  # never more envs than episodes
+    except isaac_env.EnvError as e:
+        fail(str(e))
+    env = env or eval_env
+    print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
+        env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, env.device))
+    if env.backend == "brax":
+        print("compiling the simulator (MJX, once per process: 10-30 s, longer for many envs on a CPU)")
+    if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
+        fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
+            args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
+            env.obs_dim, env.act_dim))
+    return env, eval_env
+
+
+@torch.no_grad()
+def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> Tuple[float, int]:
+    """Mean return of `episodes` episodes of the deterministic `policy`. Each env contributes its first episodes
+    after a reset, as many as the others within one, so short episodes are not over-counted."""
+    quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
+    counts = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
+    total = torch.zeros((), device=env.device)
+    obs = env.reset()
+    while not should_stop():
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        counted = (terminated | truncated) & (counts < quota)
+        total += (info["episode_return"] * counted).sum()
+        counts += counted
+        if bool((counts >= quota).all()):  # a host sync per step: fine here, not in training
+            break
+    n = int(counts.sum())
+    return (float(total) / n if n else float("nan")), n
+
+
+def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
+    with open(path + ".tmp", "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
+
+
+class Run:
+    """Everything around the algorithm: checkpoints (`parts`: modules, optimisers, tensors), the step count, output
+    folder, Ctrl-C, each iteration's host sync, evaluation (`policy`: deterministic actions) and summary.json."""
+
+    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
+        self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
+        self.device, self.iteration, self.signals, self.evaluating, self.eval_cut = env.device, 0, 0, False, False
+        done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
+        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # evals: [s, steps, return]
+        self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
+        self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
+        try:
+            with torch.no_grad():
+                for name, part in (parts.items() if ckpt else []):
+                    part.copy_(ckpt[name]) if isinstance(part, torch.Tensor) else part.load_state_dict(ckpt[name])
+        except (RuntimeError, KeyError, ValueError) as e:
+            fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
+                args.checkpoint or args.resume, args.net_dim, str(e).splitlines()[0]))
+        if args.resume:
+            torch.set_rng_state(ckpt["rng_torch"])
+            if self.device.type == "cuda" and ckpt.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
+
+    def print_evaluation(self) -> None:
+        mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times)
+        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=mean_return, episodes=n)))
+
+    def start(self, steps_per_iteration: int) -> None:  # the output folder, TensorBoard, Ctrl-C, the progress bar
+        a = self.args
+        self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
+                                       "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.writer = SummaryWriter(self.run_dir)
+        self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        print("run: {} (Ctrl-C: stop after this iteration, evaluate, save)".format(self.run_dir))
+        left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
+        self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
+                             dynamic_ncols=True, mininterval=1.0)
+        self.episodes_seen = self.episodes_at_eval = self.env.episode_totals.tolist()
+        self.last_eval = self.last_save = self.iteration_start = time.time()
+
+    def training(self) -> bool:
+        reached = seconds_to(self.args.target_return, self.evals) is not None
+        return self.global_step < self.args.total_timesteps and not self.signals and not reached
+
+    def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
+        if self.device.type != "cuda":
+            return time.time()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def seconds(self, start, end) -> float:
+        return start.elapsed_time(end) / 1000 if self.device.type == "cuda" else end - start
+
+    def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
+                      checks: Dict[str, torch.Tensor]) -> None:
+        """The iteration's one host sync: NaN guard, timing, TensorBoard, progress bar; then evaluation and a
+        checkpoint when due. rollout_marks: (start, end) of each env-stepping phase; the rest counts as update."""
+        end, names = self.mark(), list(logs) + list(checks)
+        values = torch.cat([torch.stack([v.float() for v in list(logs.values()) + list(checks.values())]),
+                            self.env.episode_totals]).tolist()
+        self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
+        bad = [n for n, v in zip(names, values) if not (v if n in checks else math.isfinite(v))]
         if bad:
-            status = "diverged"
-            progress.close()
+            self.progress.close()
             fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
-                " and ".join(bad), iteration, global_step, run_dir))
-        sps = T * N / iteration_seconds
-        writer.add_scalar("charts/SPS", sps, global_step)
-        writer.add_scalar("charts/learning_rate", lr_value, global_step)
-        writer.add_scalar("charts/rollout_seconds", iteration_times[-1][1], global_step)
-        writer.add_scalar("charts/update_seconds", iteration_times[-1][2], global_step)  # advantages included
-        for name, value in (("policy_loss", pg), ("value_loss", vl), ("entropy", ent), ("approx_kl", kl),
-                            ("clipfrac", clipfrac), ("loss", total_loss), ("explained_variance", ev)):
-            writer.add_scalar("losses/" + name, value, global_step)
-        if sums[2] > last_sums[2]:  # episodes finished during this iteration
-            finished = sums[2] - last_sums[2]
-            latest_return = (sums[0] - last_sums[0]) / finished
-            writer.add_scalar("charts/episodic_return", latest_return, global_step)
-            writer.add_scalar("charts/episodic_length", (sums[1] - last_sums[1]) / finished, global_step)
-        last_sums = sums
-        progress.set_postfix(SPS="{:.0f}".format(sps), ret="{:.1f}".format(latest_return), refresh=False)
-        progress.update(T * N)
+                ", ".join(bad), self.iteration, self.global_step, self.run_dir))
+        seconds, rollout = time.time() - self.iteration_start, sum(self.seconds(a, b) for a, b in rollout_marks)
+        update, self.train_seconds = self.seconds(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
+        if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
+            self.steady.append([steps / seconds, steps / rollout, update])
+        scalars = list(zip(names, values))[:len(logs)] + [("charts/SPS", steps / seconds),
+                                                          ("charts/rollout_seconds", rollout),
+                                                          ("charts/update_seconds", update)]
+        episodes, seen = values[-3:], self.episodes_seen
+        if episodes[2] > seen[2]:  # episodes ended during this iteration
+            scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
+                        ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2]))]
+            self.progress.set_postfix(ret="{:.1f}".format(scalars[-2][1]), refresh=False)
+        for name, value in scalars:
+            self.writer.add_scalar(name, value, self.global_step)
+        self.episodes_seen = episodes
+        self.progress.update(steps)
+        left = (self.args.total_timesteps - self.global_step) * seconds / steps
+        if self.iteration == 3 and self.device.type == "cpu" and left > 600:
+            tqdm.write("note: on a CPU this run needs about {:.1f} h more; a quick demo: {}".format(left / 3600, DEMO))
+        if time.time() - self.last_eval >= self.args.eval_gap:
+            self.run_evaluation()
+        if time.time() - self.last_save >= self.args.save_gap:
+            self.save()
+        self.iteration_start = time.time()
 
-        if time.time() - last_eval >= args.eval_gap:
-            run_evaluation(sums)
-            last_eval = time.time()
-            if seconds_to_target is not None:
-                status = "target_reached"
-                break
-        if time.time() - last_save >= args.save_gap:
-            save_checkpoint(os.path.join(run_dir, "checkpoint.pt"), checkpoint_state())
-            last_save = time.time()
-    progress.close()
-    if stop["requested"]:
-        status = "interrupted"
-        print("interrupted: saving a checkpoint and the summary")
-    elif status != "target_reached":
-        run_evaluation(last_sums)  # the final evaluation
-    save_checkpoint(os.path.join(run_dir, "checkpoint.pt"), checkpoint_state())
-    train_seconds = sum(times[0] for times in iteration_times)
-    # steady: the median iteration after the first 5 (compilation, graph capture), whole and by phase
-    steady = [median(column) for column in zip(*iteration_times[5:])] or [None, None, None]
-    summary = {
-        "env": env.name, "backend": env.backend, "env_num": args.env_num, "device": str(device),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "seed": args.seed,
-        "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
-        "train_seconds": round(train_seconds, 2),
-        "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
-        "steady_sps": round(T * N / steady[0], 1) if steady[0] else None,
-        "steady_rollout_sps": round(T * N / steady[1], 1) if steady[1] else None,
-        "steady_update_seconds": round(steady[2], 4) if steady[2] is not None else None,
-        "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
-        "target_return": args.target_return, "seconds_to_target": seconds_to_target,
-        "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)
-        if device.type == "cuda" else None,
-        "evals": evals,
-    }
-    write_json(os.path.join(run_dir, "summary.json"), summary)
-    writer.close()
-    print("summary: {}".format(os.path.join(run_dir, "summary.json")))
+    def run_evaluation(self) -> None:
+        if self.eval_env is not None:
+            self.evaluating, signals = True, self.signals
+            mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
+            self.evaluating, self.eval_cut = False, self.signals > signals
+            if self.eval_cut:  # cut short by Ctrl-C: a partial evaluation is not recorded
+                return
+        else:  # the training envs' episodes that ended since the last evaluation
+            n = int(self.episodes_seen[2] - self.episodes_at_eval[2])
+            mean_return = (self.episodes_seen[0] - self.episodes_at_eval[0]) / n if n else float("nan")
+            self.episodes_at_eval = self.episodes_seen
+        self.last_eval = time.time()
+        if n == 0:
+            return
+        self.evals.append([round(time.time() - self.start_time, 2), self.global_step, mean_return])
+        self.writer.add_scalar("charts/eval_return", mean_return, self.global_step)
+        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} over {} episodes".format(
+            time.time() - self.start_time, self.global_step, mean_return, n))
+        if self.best_return is None or mean_return > self.best_return:
+            self.best_return = mean_return
+            self.save("best.pt")
+
+    def on_signal(self, signum, frame) -> None:
+        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. A second one cuts that
+        evaluation short or, outside an evaluation, stops at once (checkpoints already written stay)."""
+        self.signals += 1
+        if self.signals == 1:
+            tqdm.write("stopping after this iteration, then one more evaluation (Ctrl-C again skips it) and saving")
+        elif not self.evaluating:
+            raise KeyboardInterrupt
+
+    def save(self, name: str = "checkpoint.pt") -> None:
+        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
+                 for key, part in self.parts.items()}
+        state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
+                     obs_dim=self.env.obs_dim, act_dim=self.env.act_dim, global_step=self.global_step,
+                     evals=self.evals, best_eval_return=self.best_return, wall_seconds=time.time() - self.start_time,
+                     train_seconds=self.train_seconds, steady=self.steady, rng_torch=torch.get_rng_state(),
+                     rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
+        write_atomically(os.path.join(self.run_dir, name), lambda f: torch.save(state, f))
+        self.last_save = time.time()
+
+    def finish(self) -> None:
+        """The final evaluation (unless this step has one, or Ctrl-C cut one short), checkpoint and summary.json."""
+        self.progress.close()
+        reached = seconds_to(self.args.target_return, self.evals) is not None
+        status = "interrupted" if self.signals else "target_reached" if reached else "completed"
+        if self.signals:
+            self.save()  # first, so that nothing is lost if the evaluation below is cut short
+        if not self.eval_cut and (not self.evals or self.evals[-1][1] != self.global_step):
+            self.run_evaluation()
+        self.save()
+        steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
+        cuda = self.device.type == "cuda"
+        summary = dict(
+            env=self.env.name, backend=self.env.backend, env_num=self.args.env_num, device=str(self.device),
+            gpu=torch.cuda.get_device_name(self.device) if cuda else None, seed=self.args.seed, status=status,
+            steps=self.global_step, wall_seconds=round(time.time() - self.start_time, 2),
+            train_seconds=round(self.train_seconds, 2),
+            sps=round(self.global_step / self.train_seconds, 1) if self.train_seconds else None,
+            # steady: the median iteration past the first 5 of each segment (compilation, graph capture)
+            steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
+            steady_update_seconds=steady[2] and round(steady[2], 4),
+            final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
+            target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
+            torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            evals=self.evals)
+        text = json.dumps(summary, indent=2).encode()
+        write_atomically(os.path.join(self.run_dir, "summary.json"), lambda f: f.write(text))
+        self.writer.close()
+        print("summary: " + os.path.join(self.run_dir, "summary.json"))
 
 
 if __name__ == "__main__":
-    main(*parse_args())
+    try:
+        main(*parse_args())
+    except KeyboardInterrupt:  # a second Ctrl-C outside an evaluation, or one before training started
+        sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))

@@ -1,15 +1,14 @@
 """SAC for massively parallel GPU simulators, in one file.
 
     python sac_isaac.py --env-name Humanoid --env-num 4096           # Isaac Gym if installed, else Brax MJX
-    python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu  # a quick CPU demo
+    python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu  # a quick CPU demo (about 30 s)
 
 The recipe that makes off-policy learning pay with thousands of envs (FastTD3 2025; Raffin 2025; Shukla 2025):
-every env step adds num_envs transitions, followed by a few updates on large batches; clipped double Q with
-LayerNorm critics; n-step returns that bootstrap through truncation but not through termination; a learned
-entropy temperature; running observation normalisation. Sections, in order: arguments, networks, replay buffer,
-evaluation, checkpoints, then main(): environment, agent, the loop (collection, update, logging). Nothing leaves
-the device during collection and updates; every --log-every iterations one sync feeds the logs and NaN guard.
-Outputs in runs/<run-name>/: TensorBoard scalars, checkpoint.pt, best.pt, summary.json.
+each env step adds num_envs transitions, then a few updates on large batches; clipped double Q with LayerNorm
+critics; n-step returns that bootstrap through truncation, not termination; a learned entropy temperature; running
+observation normalisation. Top to bottom: arguments, networks, replay buffer, then main(), the algorithm (each
+iteration of --horizon env steps syncs once). Below main(), the run infrastructure is the same text as in
+ppo_isaac.py. Outputs in runs/<run-name>/: TensorBoard scalars, checkpoint.pt, best.pt, summary.json.
 """
 import time
 
@@ -22,7 +21,7 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
-from typing import Dict, List, Optional, Tuple  # noqa: E402
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -30,31 +29,51 @@ import torch.nn.functional as F  # noqa: E402
 import tyro  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import tqdm  # noqa: E402
-
-try:
-    from typing import Literal
-except ImportError:  # Python < 3.8 (Isaac Gym also runs on 3.6 and 3.7)
-    from typing_extensions import Literal
-
+from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Python 3.9+)
 
 # ---------------------------------------------------------------------------------------------- arguments
+DEMO = "python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu"
+CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt", "critic_opt", "alpha_opt")
+# Per-task defaults of the options left None in Args (FastTD3's choices for locomotion: gamma 0.97, 3-step returns,
+# large batches); small and quick for the pure-torch tasks. Any other task takes "other".
+TASK_DEFAULTS = {
+    "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
+                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=16),
+    "pendulum": dict(total_timesteps=40_000, net_dim=128, buffer_size=64_000, batch_size=512,
+                     updates_per_step=2, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16),
+    "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,
+                     updates_per_step=1, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16),
+    "other": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
+                  updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=16),
+}
+
+
+def per_task(cls):
+    """--help shows each task's default (TASK_DEFAULTS) for the options whose default depends on the task."""
+    for name, value in TASK_DEFAULTS["other"].items():
+        hint = "(per task: {})".format(", ".join("{} {}".format(t, d[name]) for t, d in TASK_DEFAULTS.items()))
+        cls.__annotations__[name] = Annotated[cls.__annotations__[name], tyro.conf.arg(
+            metavar=type(value).__name__.upper(), help_behavior_hint=hint)]
+    return cls
+
+
+@per_task
 @dataclass
 class Args:
-    env_name: Optional[str] = None
-    """task, case-insensitive: Ant, Humanoid, ... (Isaac Gym or Brax), Pendulum, CartPole (pure torch);
-    default Humanoid, or the checkpoint's task with --resume/--checkpoint"""
+    env_name: str = "Humanoid"
+    """task, case-insensitive: Ant, Humanoid, ... (Isaac Gym, Brax), Pendulum, CartPole (torch); or the checkpoint's"""
     backend: Literal["auto", "isaacgym", "brax", "torch"] = "auto"
-    """simulator: auto takes the first of isaacgym, brax, torch that is installed and has the task"""
+    """simulator: auto takes the first of isaacgym, torch, brax that is installed and has the task"""
     env_num: int = 4096
     """parallel training envs"""
     episode_length: Optional[int] = None
-    """time limit in steps, after which an episode is truncated (default: the task's own)"""
+    """time limit in steps, after which an episode is truncated (None: the task's own)"""
     device: str = "auto"
     """torch device: auto (cuda if available, else cpu), cuda, cuda:1, cpu"""
     seed: int = 1
     """seed of torch and of the envs"""
     total_timesteps: Optional[int] = None
-    """env steps to train for, all envs counted (default: per task, see TASK_DEFAULTS)"""
+    """env steps to train for, all envs counted"""
     net_dim: Optional[int] = None
     """width of the first hidden layer; the actor is net_dim, net_dim/2, net_dim/4 wide, the critics twice that"""
     buffer_size: Optional[int] = None
@@ -63,6 +82,8 @@ class Args:
     """transitions per gradient update"""
     updates_per_step: Optional[int] = None
     """gradient updates after each env step (which adds env_num transitions)"""
+    horizon: Optional[int] = None
+    """env steps per iteration; each iteration ends with one host sync for the logs and the NaN guard"""
     learning_starts: Optional[int] = None
     """env steps per env of uniformly random actions before learning starts"""
     learning_rate: Optional[float] = None
@@ -86,44 +107,35 @@ class Args:
     target_return: Optional[float] = None
     """stop once an evaluation reaches this return"""
     eval_gap: float = 256.0
-    """seconds between evaluations (one more always runs at the end); see ppo_isaac.py for the cost of 1 env"""
-    eval_times: int = 4
-    """episodes per evaluation"""
-    eval_env_num: int = 1
-    """envs of the separate evaluation env (deterministic actions); 0 evaluates the training envs' finished
-    episodes instead (forced on Isaac Gym, which allows one simulation per process)"""
+    """seconds between evaluations (one more always runs at the end)"""
+    eval_times: int = 16
+    """episodes per evaluation (the tutorial's evaluator: --eval-env-num 1 --eval-times 4)"""
+    eval_env_num: int = 16
+    """envs of the separate evaluation env (deterministic actions, every episode at once when equal to --eval-times);
+    0 evaluates the training envs' finished episodes instead (forced on Isaac Gym: one simulation per process)"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
-    log_every: int = 50
-    """iterations (env steps) between log lines, NaN checks and checkpoint opportunities"""
     run_name: Optional[str] = None
     """output folder under runs/ (default: <env>__sac_isaac__<seed>__<unix time>)"""
     resume: Optional[str] = None
-    """checkpoint to continue training from, in its run folder; options not given on the command line are taken
-    from the checkpoint. The replay buffer is not saved: it refills from the current policy"""
+    """checkpoint to continue training from, in its run folder; options not given here are the checkpoint's (the
+    replay buffer is not saved: it refills from the current policy)"""
     checkpoint: Optional[str] = None
     """checkpoint to evaluate, with --eval-only (its task and network come with it)"""
     eval_only: bool = False
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
 
 
-# Per-task defaults for the options left unset (FastTD3's choices for locomotion: gamma 0.97, 3-step returns,
-# large batches); small and quick for the pure-torch tasks. Any other task gets "default".
-TASK_DEFAULTS = {
-    "default": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
-                    updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3),
-    "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
-                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3),
-    "pendulum": dict(total_timesteps=30_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=4, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1),
-    "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=1, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1),
-}
-
-
-def fail(message: str) -> None:
-    """Stop with one readable line and a non-zero exit code."""
-    sys.exit("sac_isaac.py: error: " + message)
+def check_args(args: Args) -> None:
+    """SAC's own checks, once the task's defaults are in."""
+    for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
+                 "horizon", "n_step"):
+        if getattr(args, name) <= 0:
+            fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
+    capacity = args.buffer_size // args.env_num
+    if args.learning_starts < 0 or capacity < max(args.n_step, args.learning_starts) + 1:
+        fail("--buffer-size {} holds {} steps per env for {} envs: it needs more than --n-step and --learning-starts "
+             "(0 or more)".format(args.buffer_size, capacity, args.env_num))
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -153,8 +165,12 @@ class RunningMeanStd(nn.Module):
         self.mean += delta * n / total
         self.count += n
 
-    def normalize(self, x: torch.Tensor, clip: float = 5.0) -> torch.Tensor:
-        return ((x - self.mean.float()) * torch.rsqrt(self.var.float() + 1e-8)).clamp(-clip, clip)
+    def normalize(self, x: torch.Tensor, clip: Optional[float] = None) -> torch.Tensor:
+        y = (x - self.mean.float()) * torch.rsqrt(self.var.float() + 1e-8)
+        return y.clamp(-clip, clip) if clip else y
+
+    def denormalize(self, y: torch.Tensor) -> torch.Tensor:
+        return y * torch.sqrt(self.var.float() + 1e-8) + self.mean.float()
 
 
 class Actor(nn.Module):
@@ -167,6 +183,9 @@ class Actor(nn.Module):
         nn.init.uniform_(self.net[-1].weight, -1e-3, 1e-3)  # start near mean 0 with a small std (exp(-1))
         nn.init.constant_(self.net[-1].bias[act_dim:], -1.0)
         nn.init.zeros_(self.net[-1].bias[:act_dim])
+
+    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.obs_rms.normalize(obs, clip=5.0)
 
     def forward(self, norm_obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """A sampled action and its log-probability, tanh correction included."""
@@ -198,10 +217,9 @@ class Critic(nn.Module):
 
 # ---------------------------------------------------------------------------------------------- replay buffer
 class ReplayBuffer:
-    """One ring per env, stored as [capacity, num_envs, ...] tensors on the device, so each env's transitions
-    stay in time order and n-step returns are sums along its ring. Every transition keeps the true next
-    observation (the env's final_obs), so a truncated episode bootstraps from where it really ended;
-    `terminated` stops bootstrapping, and `done` (terminated or truncated) ends an n-step sum."""
+    """One ring per env, [capacity, num_envs, ...] tensors on the device: each env's transitions stay in time order
+    and n-step returns are sums along its ring. Each keeps the true next observation (the env's final_obs), so a
+    truncated episode bootstraps from where it ended; `terminated` stops bootstrapping, `done` ends an n-step sum."""
 
     def __init__(self, capacity: int, num_envs: int, obs_dim: int, act_dim: int, device: torch.device):
         self.capacity, self.num_envs, self.pos, self.size = capacity, num_envs, 0, 0
@@ -241,113 +259,14 @@ class ReplayBuffer:
         return self.obs[first, env], self.actions[first, env], reward_sum, self.next_obs[last, env], discount
 
 
-# ---------------------------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(actor: Actor, env, episodes: int, should_stop=lambda: False) -> Tuple[float, int]:
-    """Mean return of deterministic episodes (tanh of the mean). Each env contributes its first episodes after a
-    reset, so short episodes are not over-counted. Returns (mean return, episodes counted)."""
-    per_env = -(-episodes // env.num_envs)
-    counts = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
-    total = torch.zeros((), device=env.device)
-    obs = env.reset()
-    while not should_stop():
-        obs, _, terminated, truncated, info = env.step(actor.deterministic(actor.obs_rms.normalize(obs)))
-        counted = (terminated | truncated) & (counts < per_env)
-        total += (info["episode_return"] * counted).sum()
-        counts += counted
-        if bool((counts >= per_env).all()):  # a host sync per step: fine here, not in training
-            break
-    n = int(counts.sum())
-    return (float(total) / n if n else float("nan")), n
-
-
-# ---------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str, state: Dict) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    with open(path + ".tmp", "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
-
-
-def load_checkpoint(path: str) -> Dict:
-    if not os.path.isfile(path):
-        fail("checkpoint {} not found".format(path))
-    try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        fail("checkpoint {} is corrupt or not a torch file ({})".format(path, type(e).__name__))
-    if not isinstance(state, dict) or not {"actor", "critic", "args", "obs_dim", "act_dim"} <= set(state):
-        fail("{} is not a sac_isaac.py checkpoint".format(path))
-    return state
-
-
-def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
-    """The command line; with --resume or --checkpoint, parsed again over the checkpoint's own settings."""
-    args = tyro.cli(Args, args=argv)
-    if args.eval_only and not args.checkpoint:
-        fail("--eval-only needs --checkpoint PATH")
-    path = args.checkpoint if args.eval_only else args.resume
-    if not path:
-        return args, None
-    ckpt = load_checkpoint(path)
-    saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
-    saved.update(resume=None, checkpoint=None, eval_only=False)
-    return tyro.cli(Args, args=argv, default=Args(**saved)), ckpt
-
-
-def write_json(path: str, data: Dict) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(path + ".tmp", path)
-
-
 # ---------------------------------------------------------------------------------------------- main
-def main(args: Args, ckpt: Optional[Dict] = None) -> None:
-    # --- settings: the command line, then the checkpoint's, then the task's defaults
-    ckpt_path = args.checkpoint if args.eval_only else args.resume
-    args.env_name = args.env_name or "Humanoid"
-    for name, value in TASK_DEFAULTS.get(args.env_name.lower(), TASK_DEFAULTS["default"]).items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
-                 "n_step", "eval_times", "log_every"):
-        if getattr(args, name) <= 0:
-            fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
-    if args.eval_env_num < 0 or args.learning_starts < 0:
-        fail("--eval-env-num and --learning-starts must be 0 or more")
-    capacity = args.buffer_size // args.env_num
-    if capacity < max(args.n_step, args.learning_starts) + 1:
-        fail("--buffer-size {} holds {} steps per env for {} envs; it needs more than max(n_step, learning_starts) "
-             "= {}".format(args.buffer_size, capacity, args.env_num, max(args.n_step, args.learning_starts)))
-    torch.manual_seed(args.seed)
-    torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them: SAC's critics are wide
+LOSS_NAMES = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "q_value", "entropy")
 
-    # --- environment
-    eval_env = None
-    try:
-        if args.eval_only:  # one env, the evaluation env, also on Isaac Gym
-            env = eval_env = isaac_env.make_env(args.env_name, max(args.eval_env_num, 1), args.backend,
-                                                args.device, args.seed + 10_000, args.episode_length)
-        else:
-            env = isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device, args.seed,
-                                     args.episode_length)
-            if args.eval_env_num > 0 and env.one_per_process:
-                print("note: {} allows one simulation per process: evaluating the training envs' finished "
-                      "episodes (stochastic actions) instead of a separate env".format(env.backend))
-                args.eval_env_num = 0
-            if args.eval_env_num > 0:
-                eval_env = isaac_env.make_env(args.env_name, args.eval_env_num, env.backend, env.device,
-                                              args.seed + 10_000, args.episode_length)
-    except isaac_env.EnvError as e:
-        fail(str(e))
+
+def main(args: Args, ckpt: Optional[Dict] = None) -> None:
+    # --- environment: the training envs, and a separate copy for deterministic evaluation
+    env, eval_env = make_envs(args, ckpt)
     device = env.device
-    print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
-        env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, device))
-    if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
-        fail("checkpoint {} was made for {} with obs {} / act {}; {} has obs {} / act {}".format(
-            ckpt_path, ckpt["env_name"], ckpt["obs_dim"], ckpt["act_dim"], env.name, env.obs_dim, env.act_dim))
 
     # --- agent: actor (with the observation normaliser), twin critics and their target, entropy temperature
     actor = Actor(env.obs_dim, env.act_dim, args.net_dim).to(device)
@@ -358,44 +277,21 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)
     alpha_opt = torch.optim.Adam([log_alpha], lr=args.learning_rate)
-    target_entropy = -args.target_entropy_scale * env.act_dim
-    global_step, evals, best_return, wall_offset = 0, [], None, 0.0  # evals: [seconds, steps, return] rows
-    if ckpt is not None:
-        try:
-            actor.load_state_dict(ckpt["actor"])
-            if not args.eval_only:
-                critic.load_state_dict(ckpt["critic"])
-                critic_target.load_state_dict(ckpt["critic_target"])
-                with torch.no_grad():
-                    log_alpha.copy_(ckpt["log_alpha"])
-                for opt, key in ((actor_opt, "actor_opt"), (critic_opt, "critic_opt"), (alpha_opt, "alpha_opt")):
-                    opt.load_state_dict(ckpt[key])
-        except (RuntimeError, KeyError, ValueError) as e:
-            fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
-                ckpt_path, args.net_dim, str(e).splitlines()[0]))
+    parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha, actor_opt=actor_opt,
+                 critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
+    run = Run(args, env, eval_env, ckpt, parts, policy=lambda obs: actor.deterministic(actor.normalize_obs(obs)))
     if args.eval_only:
-        mean_return, n = evaluate(actor, eval_env, args.eval_times)
-        print(json.dumps({"checkpoint": ckpt_path, "env": env.name, "eval_return": mean_return, "episodes": n}))
+        run.print_evaluation()
         return
-    if ckpt is not None:
-        global_step, evals, best_return = ckpt["global_step"], ckpt["evals"], ckpt["best_eval_return"]
-        wall_offset = ckpt["wall_seconds"]
-        torch.set_rng_state(ckpt["rng_torch"])
-        if device.type == "cuda" and ckpt.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(ckpt["rng_cuda"], device)
-    run_dir = os.path.dirname(os.path.abspath(args.resume)) if args.resume else os.path.join(
-        "runs", args.run_name or "{}__sac_isaac__{}__{}".format(env.name, args.seed, int(START_TIME)))
-    os.makedirs(run_dir, exist_ok=True)
-    writer = SummaryWriter(run_dir)
-    writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(args).items()))
-    buffer = ReplayBuffer(capacity, env.num_envs, env.obs_dim, env.act_dim, device)
+    target_entropy = -args.target_entropy_scale * env.act_dim
+    buffer = ReplayBuffer(args.buffer_size // args.env_num, env.num_envs, env.obs_dim, env.act_dim, device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
     online_params, target_params = list(critic.parameters()), list(critic_target.parameters())
 
     # --- update: critics on n-step targets, then actor, then temperature, then a soft target update
-    def update() -> torch.Tensor:
+    def update() -> torch.Tensor:  # returns the LOSS_NAMES values, stacked
         obs, actions, reward_sum, next_obs, discount = buffer.sample(args.batch_size, args.n_step, args.gamma)
-        obs, next_obs = actor.obs_rms.normalize(obs), actor.obs_rms.normalize(next_obs)
+        obs, next_obs = actor.normalize_obs(obs), actor.normalize_obs(next_obs)
         alpha = log_alpha.exp().detach()
         with autocast:
             with torch.no_grad():
@@ -429,160 +325,326 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     if args.compile:
         update = torch.compile(update)
 
-    # --- the loop: one env step of all envs, then updates_per_step updates
-    stop = {"requested": False}
+    # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
+    obs = env.reset()
+    run.start(steps_per_iteration=args.horizon * env.num_envs)
+    random_steps, env_steps = (0 if ckpt is not None else args.learning_starts), 0  # warm-up: random actions
+    while run.training():
+        rollout_marks, loss_sums, updates = [], torch.zeros(len(LOSS_NAMES), device=device), 0
+        finite = torch.ones((), dtype=torch.bool, device=device)  # observations and rewards
+        for _ in range(args.horizon):
+            # --- collection: one step of all envs into the replay buffer, nothing leaves the device
+            step_start = run.mark()
+            with torch.no_grad():
+                if env_steps < random_steps:
+                    actions = torch.rand(env.num_envs, env.act_dim, device=device) * 2 - 1
+                else:
+                    with autocast:
+                        actions, _ = actor(actor.normalize_obs(obs))
+                next_obs, reward, terminated, truncated, info = env.step(actions)
+                done = terminated | truncated
+                buffer.add(obs, actions, reward, info["final_obs"], terminated, done)
+                actor.obs_rms.update(obs)
+                finite = finite & torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
+                obs = next_obs
+            env_steps += 1
+            rollout_marks.append((step_start, run.mark()))
 
-    def on_signal(signum, frame):  # Ctrl-C or kill: stop at the next log point, save, exit 0
-        stop["requested"] = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # --- updates: updates_per_step gradient steps on batches drawn from every env's ring
+            if env_steps > random_steps and buffer.size >= args.n_step:
+                for _ in range(args.updates_per_step):
+                    loss_sums += update()
+                updates += args.updates_per_step
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    print("run: {} (Ctrl-C saves a checkpoint and the summary, then stops)".format(run_dir))
-    start_step, train_seconds, iteration = global_step, 0.0, 0
-    window_sps = []  # type: List[float]
-    last_eval, last_save, last_log = time.time(), time.time(), time.time()
-    last_sums, eval_sums = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
-    seconds_to_target, status, latest_return = None, "completed", float("nan")
-    loss_sums, updates_done = torch.zeros(6, device=device), 0
-    episode_sums = torch.zeros(3, device=device)  # finished episodes so far: return sum, length sum, count
-    first_bad = torch.tensor(-1, device=device)  # first iteration with a non-finite obs, reward or loss
-    random_steps = 0 if ckpt is not None else args.learning_starts
+        # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
+        logs = dict(zip(["losses/" + name for name in LOSS_NAMES], loss_sums / updates)) if updates else {}
+        run.end_iteration(args.horizon * env.num_envs, rollout_marks, logs,
+                          checks={"observations or rewards": finite})
+    run.finish()
 
-    def wall_seconds() -> float:
-        return wall_offset + time.time() - START_TIME
 
-    def checkpoint_state() -> Dict:
-        return {"actor": actor.state_dict(), "critic": critic.state_dict(),
-                "critic_target": critic_target.state_dict(), "log_alpha": log_alpha.detach(),
-                "actor_opt": actor_opt.state_dict(), "critic_opt": critic_opt.state_dict(),
-                "alpha_opt": alpha_opt.state_dict(), "args": asdict(args), "env_name": env.name,
-                "backend": env.backend, "obs_dim": env.obs_dim, "act_dim": env.act_dim, "global_step": global_step,
-                "evals": evals, "best_eval_return": best_return, "wall_seconds": wall_seconds(),
-                "rng_torch": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+# ============================================================================================== run infrastructure
+# The same text in ppo_isaac.py and sac_isaac.py (tests/test_twins.py checks): what a run needs around the algorithm.
+SCRIPT = os.path.basename(__file__)
 
-    def run_evaluation(sums: List[float]) -> None:
-        nonlocal best_return, seconds_to_target, eval_sums
-        if eval_env is not None:
-            mean_return, n = evaluate(actor, eval_env, args.eval_times, lambda: stop["requested"])
-            if stop["requested"]:  # cut short by Ctrl-C: a partial evaluation is not recorded
+
+def fail(message: str) -> None:  # one readable line and a non-zero exit code
+    sys.exit("{}: error: {}".format(SCRIPT, message))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
+    """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
+    Options that cannot act in the mode chosen, and a checkpoint of another task, stop here, before any simulator."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = tyro.cli(Args, args=argv)
+    given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
+    if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
+        fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
+    idle = [n for n in given if n not in ("env_name", "backend", "device", "seed", "episode_length", "eval_times",
+                                          "eval_env_num", "checkpoint", "eval_only")] if args.eval_only else []
+    idle += ["run_name"] if args.resume and "run_name" in given else []
+    if idle:
+        fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
+                                            args.eval_only else "--resume (it continues in the checkpoint's folder)"))
+    path, ckpt = args.checkpoint or args.resume, None
+    if path:
+        try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            fail("checkpoint {} {}".format(path, "not found" if not os.path.isfile(path) else
+                                           "is corrupt or not a torch file ({})".format(type(e).__name__)))
+        if not isinstance(ckpt, dict) or not {"args", "obs_dim", "act_dim", *CHECKPOINT_PARTS} <= set(ckpt):
+            fail("{} is not a {} checkpoint".format(path, SCRIPT))
+        for n in [n for n in ("env_name", "net_dim") if n in given]:  # a checkpoint keeps its task and network
+            if isaac_env.task_key(str(getattr(args, n))) != isaac_env.task_key(str(ckpt["args"][n])):
+                fail("checkpoint {} has --{} {}, not {}: leave it out".format(path, n.replace("_", "-"),
+                                                                            ckpt["args"][n], getattr(args, n)))
+        saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
+        saved.update(resume=None, checkpoint=None, eval_only=False)
+        args = tyro.cli(Args, args=argv, default=Args(**saved))
+    for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
+        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
+    if args.eval_times <= 0 or args.eval_env_num < 0:
+        fail("--eval-times must be positive and --eval-env-num 0 or more")
+    check_args(args)
+    if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
+                        is not None):
+        print("{} has finished ({} of {} steps, target return {}): nothing changed; raise --total-timesteps or "
+              "--target-return to train on".format(path, ckpt["global_step"], args.total_timesteps, args.target_return))
+        sys.exit(0)
+    return args, ckpt
+
+
+def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:
+    """Wall seconds of the first evaluation that reached the target return, if any did."""
+    return next((s for s, _, r in evals if r >= target), None) if target is not None else None
+
+
+def make_envs(args: Args, ckpt: Optional[Dict]):
+    """Seeds torch, then makes the training envs and the separate evaluation envs (with --eval-only, those alone)."""
+    torch.manual_seed(args.seed)
+    torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
+    try:
+        env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
+                                                             args.seed, args.episode_length)
+        if env is not None and env.one_per_process and args.eval_env_num > 0:
+            print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
+                env.backend))
+            args.eval_env_num = 0
+        eval_env = None if env is not None and args.eval_env_num == 0 else isaac_env.make_env(
+            args.env_name, max(min(args.eval_env_num, args.eval_times), 1), args.backend, args.device,
+            args.seed + 10_000, args.episode_length)  # never more envs than episodes
+    except isaac_env.EnvError as e:
+        fail(str(e))
+    env = env or eval_env
+    print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
+        env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, env.device))
+    if env.backend == "brax":
+        print("compiling the simulator (MJX, once per process: 10-30 s, longer for many envs on a CPU)")
+    if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
+        fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
+            args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
+            env.obs_dim, env.act_dim))
+    return env, eval_env
+
+
+@torch.no_grad()
+def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> Tuple[float, int]:
+    """Mean return of `episodes` episodes of the deterministic `policy`. Each env contributes its first episodes
+    after a reset, as many as the others within one, so short episodes are not over-counted."""
+    quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
+    counts = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
+    total = torch.zeros((), device=env.device)
+    obs = env.reset()
+    while not should_stop():
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        counted = (terminated | truncated) & (counts < quota)
+        total += (info["episode_return"] * counted).sum()
+        counts += counted
+        if bool((counts >= quota).all()):  # a host sync per step: fine here, not in training
+            break
+    n = int(counts.sum())
+    return (float(total) / n if n else float("nan")), n
+
+
+def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
+    with open(path + ".tmp", "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
+
+
+class Run:
+    """Everything around the algorithm: checkpoints (`parts`: modules, optimisers, tensors), the step count, output
+    folder, Ctrl-C, each iteration's host sync, evaluation (`policy`: deterministic actions) and summary.json."""
+
+    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
+        self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
+        self.device, self.iteration, self.signals, self.evaluating, self.eval_cut = env.device, 0, 0, False, False
+        done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
+        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # evals: [s, steps, return]
+        self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
+        self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
+        try:
+            with torch.no_grad():
+                for name, part in (parts.items() if ckpt else []):
+                    part.copy_(ckpt[name]) if isinstance(part, torch.Tensor) else part.load_state_dict(ckpt[name])
+        except (RuntimeError, KeyError, ValueError) as e:
+            fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
+                args.checkpoint or args.resume, args.net_dim, str(e).splitlines()[0]))
+        if args.resume:
+            torch.set_rng_state(ckpt["rng_torch"])
+            if self.device.type == "cuda" and ckpt.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
+
+    def print_evaluation(self) -> None:
+        mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times)
+        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=mean_return, episodes=n)))
+
+    def start(self, steps_per_iteration: int) -> None:  # the output folder, TensorBoard, Ctrl-C, the progress bar
+        a = self.args
+        self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
+                                       "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.writer = SummaryWriter(self.run_dir)
+        self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        print("run: {} (Ctrl-C: stop after this iteration, evaluate, save)".format(self.run_dir))
+        left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
+        self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
+                             dynamic_ncols=True, mininterval=1.0)
+        self.episodes_seen = self.episodes_at_eval = self.env.episode_totals.tolist()
+        self.last_eval = self.last_save = self.iteration_start = time.time()
+
+    def training(self) -> bool:
+        reached = seconds_to(self.args.target_return, self.evals) is not None
+        return self.global_step < self.args.total_timesteps and not self.signals and not reached
+
+    def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
+        if self.device.type != "cuda":
+            return time.time()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def seconds(self, start, end) -> float:
+        return start.elapsed_time(end) / 1000 if self.device.type == "cuda" else end - start
+
+    def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
+                      checks: Dict[str, torch.Tensor]) -> None:
+        """The iteration's one host sync: NaN guard, timing, TensorBoard, progress bar; then evaluation and a
+        checkpoint when due. rollout_marks: (start, end) of each env-stepping phase; the rest counts as update."""
+        end, names = self.mark(), list(logs) + list(checks)
+        values = torch.cat([torch.stack([v.float() for v in list(logs.values()) + list(checks.values())]),
+                            self.env.episode_totals]).tolist()
+        self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
+        bad = [n for n, v in zip(names, values) if not (v if n in checks else math.isfinite(v))]
+        if bad:
+            self.progress.close()
+            fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
+                ", ".join(bad), self.iteration, self.global_step, self.run_dir))
+        seconds, rollout = time.time() - self.iteration_start, sum(self.seconds(a, b) for a, b in rollout_marks)
+        update, self.train_seconds = self.seconds(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
+        if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
+            self.steady.append([steps / seconds, steps / rollout, update])
+        scalars = list(zip(names, values))[:len(logs)] + [("charts/SPS", steps / seconds),
+                                                          ("charts/rollout_seconds", rollout),
+                                                          ("charts/update_seconds", update)]
+        episodes, seen = values[-3:], self.episodes_seen
+        if episodes[2] > seen[2]:  # episodes ended during this iteration
+            scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
+                        ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2]))]
+            self.progress.set_postfix(ret="{:.1f}".format(scalars[-2][1]), refresh=False)
+        for name, value in scalars:
+            self.writer.add_scalar(name, value, self.global_step)
+        self.episodes_seen = episodes
+        self.progress.update(steps)
+        left = (self.args.total_timesteps - self.global_step) * seconds / steps
+        if self.iteration == 3 and self.device.type == "cpu" and left > 600:
+            tqdm.write("note: on a CPU this run needs about {:.1f} h more; a quick demo: {}".format(left / 3600, DEMO))
+        if time.time() - self.last_eval >= self.args.eval_gap:
+            self.run_evaluation()
+        if time.time() - self.last_save >= self.args.save_gap:
+            self.save()
+        self.iteration_start = time.time()
+
+    def run_evaluation(self) -> None:
+        if self.eval_env is not None:
+            self.evaluating, signals = True, self.signals
+            mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
+            self.evaluating, self.eval_cut = False, self.signals > signals
+            if self.eval_cut:  # cut short by Ctrl-C: a partial evaluation is not recorded
                 return
-        else:  # training episodes finished since the last evaluation
-            n = int(sums[2] - eval_sums[2])
-            mean_return = (sums[0] - eval_sums[0]) / n if n else float("nan")
-            eval_sums = sums
+        else:  # the training envs' episodes that ended since the last evaluation
+            n = int(self.episodes_seen[2] - self.episodes_at_eval[2])
+            mean_return = (self.episodes_seen[0] - self.episodes_at_eval[0]) / n if n else float("nan")
+            self.episodes_at_eval = self.episodes_seen
+        self.last_eval = time.time()
         if n == 0:
             return
-        evals.append([round(wall_seconds(), 2), global_step, mean_return])
-        writer.add_scalar("charts/eval_return", mean_return, global_step)
+        self.evals.append([round(time.time() - self.start_time, 2), self.global_step, mean_return])
+        self.writer.add_scalar("charts/eval_return", mean_return, self.global_step)
         tqdm.write("eval at {:.0f}s, step {}: return {:.2f} over {} episodes".format(
-            wall_seconds(), global_step, mean_return, n))
-        if best_return is None or mean_return > best_return:
-            best_return = mean_return
-            save_checkpoint(os.path.join(run_dir, "best.pt"), checkpoint_state())
-        if seconds_to_target is None and args.target_return is not None and mean_return >= args.target_return:
-            seconds_to_target = evals[-1][0]
+            time.time() - self.start_time, self.global_step, mean_return, n))
+        if self.best_return is None or mean_return > self.best_return:
+            self.best_return = mean_return
+            self.save("best.pt")
 
-    obs = env.reset()
-    progress = tqdm(total=args.total_timesteps, initial=global_step, unit="step", unit_scale=True,
-                    dynamic_ncols=True, mininterval=1.0)
-    while global_step < args.total_timesteps:
-        iteration += 1
+    def on_signal(self, signum, frame) -> None:
+        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. A second one cuts that
+        evaluation short or, outside an evaluation, stops at once (checkpoints already written stay)."""
+        self.signals += 1
+        if self.signals == 1:
+            tqdm.write("stopping after this iteration, then one more evaluation (Ctrl-C again skips it) and saving")
+        elif not self.evaluating:
+            raise KeyboardInterrupt
 
-        # --- collection: one step of all envs into the replay buffer, nothing leaves the device
-        with torch.no_grad():
-            if iteration <= random_steps:
-                actions = torch.rand(env.num_envs, env.act_dim, device=device) * 2 - 1
-            else:
-                with autocast:
-                    actions, _ = actor(actor.obs_rms.normalize(obs))
-            next_obs, reward, terminated, truncated, info = env.step(actions)
-            done = terminated | truncated
-            buffer.add(obs, actions, reward, info["final_obs"], terminated, done)
-            actor.obs_rms.update(obs)
-            episode_sums += torch.stack([(info["episode_return"] * done).sum(),
-                                         (info["episode_length"] * done).sum(), done.sum()])
-            ok = torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
-            obs = next_obs
-        global_step += env.num_envs
+    def save(self, name: str = "checkpoint.pt") -> None:
+        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
+                 for key, part in self.parts.items()}
+        state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
+                     obs_dim=self.env.obs_dim, act_dim=self.env.act_dim, global_step=self.global_step,
+                     evals=self.evals, best_eval_return=self.best_return, wall_seconds=time.time() - self.start_time,
+                     train_seconds=self.train_seconds, steady=self.steady, rng_torch=torch.get_rng_state(),
+                     rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
+        write_atomically(os.path.join(self.run_dir, name), lambda f: torch.save(state, f))
+        self.last_save = time.time()
 
-        # --- updates
-        if iteration > random_steps and buffer.size >= args.n_step:
-            for _ in range(args.updates_per_step):
-                stats = update()
-                loss_sums += stats
-                ok = ok & torch.isfinite(stats).all()
-            updates_done += args.updates_per_step
-        first_bad = torch.where((first_bad < 0) & ~ok, iteration, first_bad)
-
-        # --- logging, NaN guard, evaluation and checkpoints: every log_every iterations, one host sync
-        finished = global_step >= args.total_timesteps or stop["requested"]
-        if iteration % args.log_every and not finished:
-            continue
-        values = torch.cat([loss_sums / max(updates_done, 1), episode_sums, first_bad.reshape(1).float()]).tolist()
-        losses, sums, bad = values[:6], values[6:9], int(values[9])
-        if bad >= 0:
-            progress.close()
-            fail("non-finite observations, rewards or losses at iteration {}; stopped, the last good checkpoint "
-                 "in {} is kept".format(bad, run_dir))
-        seconds = time.time() - last_log
-        train_seconds, last_log = train_seconds + seconds, time.time()
-        steps_logged = (iteration - 1) % args.log_every + 1
-        sps = steps_logged * env.num_envs / seconds
-        window_sps.append(sps)
-        writer.add_scalar("charts/SPS", sps, global_step)
-        if updates_done:
-            for name, value in zip(("critic_loss", "actor_loss", "alpha_loss", "alpha", "q_value", "entropy"),
-                                   losses):
-                writer.add_scalar("losses/" + name, value, global_step)
-        loss_sums.zero_()
-        updates_done = 0
-        if sums[2] > last_sums[2]:
-            count = sums[2] - last_sums[2]
-            latest_return = (sums[0] - last_sums[0]) / count
-            writer.add_scalar("charts/episodic_return", latest_return, global_step)
-            writer.add_scalar("charts/episodic_length", (sums[1] - last_sums[1]) / count, global_step)
-        last_sums = sums
-        progress.set_postfix(SPS="{:.0f}".format(sps), ret="{:.1f}".format(latest_return), refresh=False)
-        progress.update(steps_logged * env.num_envs)
-        if stop["requested"]:
-            break
-        if time.time() - last_eval >= args.eval_gap:
-            run_evaluation(sums)
-            last_eval = last_log = time.time()
-            if seconds_to_target is not None:
-                status = "target_reached"
-                break
-        if time.time() - last_save >= args.save_gap:
-            save_checkpoint(os.path.join(run_dir, "checkpoint.pt"), checkpoint_state())
-            last_save = last_log = time.time()
-    progress.close()
-    if stop["requested"]:
-        status = "interrupted"
-        print("interrupted: saving a checkpoint and the summary")
-    elif status != "target_reached":
-        run_evaluation(last_sums)  # the final evaluation
-    save_checkpoint(os.path.join(run_dir, "checkpoint.pt"), checkpoint_state())
-    summary = {
-        "env": env.name, "backend": env.backend, "env_num": args.env_num, "device": str(device),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "seed": args.seed,
-        "status": status, "steps": global_step, "wall_seconds": round(wall_seconds(), 2),
-        "train_seconds": round(train_seconds, 2),
-        "sps": round((global_step - start_step) / train_seconds, 1) if train_seconds else None,
-        # steady state: the median logging window once the first 5 (compilation, random warm-up steps) are past
-        "steady_sps": round(sorted(window_sps[5:])[len(window_sps[5:]) // 2], 1) if len(window_sps) > 5 else None,
-        "final_eval_return": evals[-1][2] if evals else None, "best_eval_return": best_return,
-        "target_return": args.target_return, "seconds_to_target": seconds_to_target,
-        "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 3)
-        if device.type == "cuda" else None,
-        "evals": evals,
-    }
-    write_json(os.path.join(run_dir, "summary.json"), summary)
-    writer.close()
-    print("summary: {}".format(os.path.join(run_dir, "summary.json")))
+    def finish(self) -> None:
+        """The final evaluation (unless this step has one, or Ctrl-C cut one short), checkpoint and summary.json."""
+        self.progress.close()
+        reached = seconds_to(self.args.target_return, self.evals) is not None
+        status = "interrupted" if self.signals else "target_reached" if reached else "completed"
+        if self.signals:
+            self.save()  # first, so that nothing is lost if the evaluation below is cut short
+        if not self.eval_cut and (not self.evals or self.evals[-1][1] != self.global_step):
+            self.run_evaluation()
+        self.save()
+        steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
+        cuda = self.device.type == "cuda"
+        summary = dict(
+            env=self.env.name, backend=self.env.backend, env_num=self.args.env_num, device=str(self.device),
+            gpu=torch.cuda.get_device_name(self.device) if cuda else None, seed=self.args.seed, status=status,
+            steps=self.global_step, wall_seconds=round(time.time() - self.start_time, 2),
+            train_seconds=round(self.train_seconds, 2),
+            sps=round(self.global_step / self.train_seconds, 1) if self.train_seconds else None,
+            # steady: the median iteration past the first 5 of each segment (compilation, graph capture)
+            steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
+            steady_update_seconds=steady[2] and round(steady[2], 4),
+            final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
+            target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
+            torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            evals=self.evals)
+        text = json.dumps(summary, indent=2).encode()
+        write_atomically(os.path.join(self.run_dir, "summary.json"), lambda f: f.write(text))
+        self.writer.close()
+        print("summary: " + os.path.join(self.run_dir, "summary.json"))
 
 
 if __name__ == "__main__":
-    main(*parse_args())
+    try:
+        main(*parse_args())
+    except KeyboardInterrupt:  # a second Ctrl-C outside an evaluation, or one before training started
+        sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))

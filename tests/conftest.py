@@ -3,12 +3,14 @@ that in-process tests can build it; subprocess tests choose for themselves wheth
 import os
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE_ISAACGYM = os.path.join(ROOT, "tests", "fake_isaacgym")
 sys.path[:0] = [ROOT, FAKE_ISAACGYM]
-# MJX compiles for 5-30 s on a CPU: keep the executables on disk so that subprocesses reuse them.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(ROOT, ".pytest_cache", "jax"))
+# MJX compiles for 5-30 s on a CPU: keep the executables on disk so that subprocesses reuse them (in the system's
+# temporary folder: the tests write nothing into the checkout).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "ppo_isaac-tests-jax-cache"))
 
 import isaacgym  # noqa: E402,F401  (the fake, before torch)
 import pytest  # noqa: E402

@@ -15,13 +15,16 @@ import run as bench  # noqa: E402
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    """The runner at tiny sizes: the ceiling and ppo_isaac.py. (Brax's own PPO compiles for about 2.5 minutes on
+    a CPU, too long for CI: its part runs only on the GPU; its rows' report is checked on hand-made rows below.)
+    Nothing is written into the checkout."""
     out = tmp_path_factory.mktemp("bench")
-    cmd = [sys.executable, "benchmarks/run.py", "--parts", "ceiling", "ppo", "brax", "--tasks", "inverted_pendulum",
-           "--seeds", "0", "--env-num", "4", "--device", "cpu", "--total-timesteps", "2000", "--episode-length", "50",
-           "--ceiling-seconds", "0.2", "--ceiling-modes", "jit", "torch", "--ppo-flags=", "--out", str(out),
-           "--name", "smoke"]
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "benchmarks/run.py", "--parts", "ceiling", "ppo", "--tasks", "inverted_pendulum", "--seeds",
+           "0", "--env-num", "4", "--device", "cpu", "--total-timesteps", "640", "--episode-length", "50",
+           "--ceiling-seconds", "0.2", "--ceiling-modes", "jit", "torch", "--ppo-flags=", "--eval-gap", "1000",
+           "--eval-envs", "4", "--out", str(out), "--runs-root", str(out), "--name", "smoke"]
+    result = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(os.path.join(str(out), "smoke.json")) as f:
         return out, json.load(f), result.stdout
@@ -33,24 +36,21 @@ def test_smoke_measures_every_part(smoke):
     assert len({r["host"] for r in rows.values()}) == 1
     for mode in ("jit", "torch"):
         assert rows["ceiling/inverted_pendulum/4/" + mode]["steps_per_second"] > 0
-    ours, brax = rows["train/ppo_isaac/inverted_pendulum/0"], rows["train/brax_ppo/inverted_pendulum/0"]
-    for row in (ours, brax):
-        assert row["status"] == "completed", row
-        assert row["evals"] and all(len(e) == 3 for e in row["evals"])
-        seconds = [e[0] for e in row["evals"]]
-        assert seconds == sorted(seconds) and seconds[0] > 0  # wall-clock from process start, increasing
-    assert ours["env_num"] == 4 and ours["steps"] >= 2000
+    ours = rows["train/ppo_isaac/inverted_pendulum/0"]
+    assert ours["status"] == "completed", ours
+    assert ours["evals"] and all(len(e) >= 3 for e in ours["evals"])
+    seconds = [e[0] for e in ours["evals"]]
+    assert seconds == sorted(seconds) and seconds[0] > 0  # wall-clock from process start, increasing
+    assert ours["env_num"] == 4 and ours["steps"] >= 640 and ours["evals"][-1][1] == ours["steps"]
     # the rollouts alone are faster than whole iterations (which add the update)
     assert ours["rollout_sps"] > ours["steady_sps"] > 0 and ours["update_seconds"] > 0
-    assert brax["evals"][-1][1] >= 2000
 
 
 def test_smoke_writes_report_and_plots(smoke):
     out, _, _ = smoke
     with open(os.path.join(str(out), "smoke.md")) as f:
         md = f.read()
-    for heading in ("## Simulator ceiling", "## Training", "| inverted_pendulum | brax_ppo |",
-                    "| inverted_pendulum | ppo_isaac |"):
+    for heading in ("## Simulator ceiling", "## Training", "| inverted_pendulum | ppo_isaac |"):
         assert heading in md
     for png in ("learning_curves.png", "scaling.png"):
         path = os.path.join(str(out), "smoke", png)
@@ -60,10 +60,10 @@ def test_smoke_writes_report_and_plots(smoke):
 
 
 def test_ceiling_steps_a_trained_policy(smoke):
-    _, results, _ = smoke
+    out, results, _ = smoke
     run_name = next(r for r in results["rows"].values() if r.get("system") == "ppo_isaac")["log"][:-4]
     cmd = [sys.executable, "benchmarks/ceiling.py", "--task", "inverted_pendulum", "--env-nums", "4", "--modes",
-           "adapter", "policy", "--policy", os.path.join(ROOT, "runs", run_name, "checkpoint.pt"), "--seconds", "0.2",
+           "adapter", "policy", "--policy", os.path.join(str(out), "runs", run_name, "checkpoint.pt"), "--seconds", "0.2",
            "--device", "cpu"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -22,7 +22,7 @@ def summary(run_dir):
 
 SCRIPTS = ["ppo_isaac.py", "sac_isaac.py"]
 # Small SAC settings for runs that only check plumbing on a CPU (its defaults are sized for a GPU).
-TINY_SAC = ["--net-dim", "32", "--batch-size", "64", "--learning-starts", "2", "--log-every", "8"]
+TINY_SAC = ["--net-dim", "32", "--batch-size", "64", "--learning-starts", "2", "--horizon", "8"]
 
 
 def tiny(script, *args):
@@ -55,21 +55,20 @@ def test_random_policy_misses_the_pendulum_threshold():
     assert sum(returns) / len(returns) < -1000 and sum(best_16) / 16 < PENDULUM_THRESHOLD - 100
 
 
-def test_ppo_learns_pendulum(tmp_path):
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 512, "--total-timesteps", 500_000, "--eval-env-num", 16,
-                     "--eval-times", 16, "--run-name", "learn", "--seed", 1, cwd=tmp_path)
+def test_ppo_learns_pendulum(tmp_path):  # the README's CPU demo, as written there
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--device", "cpu", "--run-name", "learn", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     s = summary(tmp_path / "runs" / "learn")
-    assert s["status"] == "completed" and s["steps"] >= 500_000 and s["backend"] == "torch"
+    assert s["status"] == "completed" and s["steps"] >= 300_000 and s["backend"] == "torch"
     assert s["final_eval_return"] > PENDULUM_THRESHOLD, s  # margin: random -1200, trained about -200
     for key in ("env", "env_num", "device", "wall_seconds", "sps", "best_eval_return", "seconds_to_target"):
         assert key in s
     assert s["seconds_to_target"] is None and s["evals"][-1][1] == s["steps"]
 
 
-def test_sac_learns_pendulum(tmp_path):
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--eval-env-num", 16, "--eval-times", 16,
-                     "--run-name", "learn", "--seed", 1, cwd=tmp_path, script="sac_isaac.py")
+def test_sac_learns_pendulum(tmp_path):  # the README's CPU demo, as written there
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--device", "cpu", "--run-name", "learn", cwd=tmp_path,
+                     script="sac_isaac.py")
     assert result.returncode == 0, result.stderr
     s = summary(tmp_path / "runs" / "learn")
     assert s["status"] == "completed" and s["steps"] >= 30_000 and s["backend"] == "torch"
@@ -89,10 +88,11 @@ def test_sac_compiled_bf16_path_runs(tmp_path):
 def test_short_brax_run_on_cpu(tmp_path, script):
     extra = ["--buffer-size", 600] if script == "sac_isaac.py" else ["--horizon", 8]
     result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, *extra,
-                     "--total-timesteps", 96, "--eval-times", 2, "--run-name", "brax", *tiny(script), cwd=tmp_path,
-                     script=script)
+                     "--total-timesteps", 96, "--eval-env-num", 6, "--eval-times", 6, "--run-name", "brax", *tiny(script),
+                     cwd=tmp_path, script=script)  # evaluation envs of the training envs' shape: one MJX compilation
     assert result.returncode == 0, result.stderr
-    assert "on brax (6 envs), obs 4, act 1" in result.stdout
+    assert "on brax (6 envs), obs 4, act 1" in result.stdout and "compiling the simulator" in result.stdout
+    assert "Brax System" not in result.stderr and "ret=nan" not in result.stderr  # no console noise
     s = summary(tmp_path / "runs" / "brax")
     assert s["backend"] == "brax" and s["steps"] == 96 and s["final_eval_return"] > 0
 
@@ -115,8 +115,8 @@ def test_fake_isaacgym_end_to_end(tmp_path, script):
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
-    first = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--total-timesteps", 2048, "--run-name", "ck",
-                    "--save-gap", 0, cwd=tmp_path)
+    first = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--horizon", 16, "--total-timesteps", 2048,
+                    "--run-name", "ck", "--save-gap", 0, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     path = tmp_path / "runs" / "ck" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
@@ -126,6 +126,8 @@ def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert torch.equal(agent.obs_rms.mean, state["agent"]["obs_rms.mean"]) and agent.obs_rms.count > 1000
     assert os.path.exists(tmp_path / "runs" / "ck" / "best.pt")
 
+    first_summary = summary(tmp_path / "runs" / "ck")
+
     # resume: the env count and task come from the checkpoint; only the step budget is new
     second = run_ppo("--resume", path, "--total-timesteps", 4096, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -133,6 +135,12 @@ def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert s["steps"] == 4096 and s["env_num"] == 64 and s["env"] == "Pendulum"
     assert len(s["evals"]) == 2 and s["evals"][0][1] == 2048 and s["evals"][1][1] == 4096
     assert s["evals"][1][0] > s["evals"][0][0]  # wall seconds carry on from the first run
+    assert s["train_seconds"] > first_summary["train_seconds"] and s["sps"] > 0  # whole-run figures
+
+    # resuming the finished run again: it says so and changes nothing
+    again = run_ppo("--resume", path, cwd=tmp_path)
+    assert again.returncode == 0 and "has finished (4096 of 4096 steps" in again.stdout, again.stdout + again.stderr
+    assert summary(tmp_path / "runs" / "ck") == s
     resumed = torch.load(path, weights_only=True)
     assert not torch.equal(resumed["agent"]["critic.0.weight"], state["agent"]["critic.0.weight"])
 
@@ -166,18 +174,12 @@ def test_sac_checkpoint_round_trip_resume_and_eval_only(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- bad input
+# Through the real command line; every flag combination is also checked in-process in test_flags.py.
 BAD_INPUT = [
-    (SCRIPTS, ["--env-num", "0"], ["--env-num must be positive"]),
-    (SCRIPTS, ["--env-num", "-3"], ["--env-num must be positive"]),
-    (SCRIPTS, ["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
-    (["ppo_isaac.py"], ["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--batch-size", "7"],
-     ["must divide", "40"]),
-    (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"], ["holds 4 steps per env"]),
-    (["sac_isaac.py"], ["--env-name", "Pendulum", "--batch-size", "0"], ["--batch-size must be positive"]),
-    (SCRIPTS, ["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
-    (SCRIPTS, ["--eval-only"], ["--eval-only needs --checkpoint"]),
-    (SCRIPTS, ["--resume", "no/such/checkpoint.pt"], ["not found"]),
-    (SCRIPTS, ["--device", "tpu9"], ["not a torch device"]),
+    (["ppo_isaac.py"], ["--env-num", "-3"], ["--env-num must be positive"]),
+    (["sac_isaac.py"], ["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
+    (["ppo_isaac.py"], ["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
+    (["sac_isaac.py"], ["--device", "tpu9"], ["not a torch device"]),
     (["ppo_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"], ["GPU fast paths", "cpu"]),
 ]
 
@@ -189,13 +191,13 @@ def test_bad_input_gets_one_line(tmp_path, script, args, fragments):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", ["ppo_isaac.py"])  # make_envs, where this fails, is one text in both scripts
 def test_cuda_without_gpu(tmp_path, script):
     result = run_ppo("--env-name", "Pendulum", "--device", "cuda", cwd=tmp_path, script=script)
     assert_one_line_error(result, "no CUDA GPU", script=script)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", ["sac_isaac.py"])  # likewise
 def test_brax_missing(tmp_path, script):
     fake = tmp_path / "no_brax" / "brax"
     fake.mkdir(parents=True)
@@ -205,39 +207,17 @@ def test_brax_missing(tmp_path, script):
     assert_one_line_error(result, "Brax is not installed", "pip install brax", script=script)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_corrupt_and_mismatched_checkpoints(tmp_path, script):
-    def error(*args):
-        return run_ppo(*args, cwd=tmp_path, script=script)
-
-    corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(b"\x80\x04 this is not a checkpoint")
-    assert_one_line_error(error("--resume", corrupt), "corrupt", script=script)
-    assert_one_line_error(error("--checkpoint", corrupt, "--eval-only"), "corrupt", script=script)
-    not_ours = tmp_path / "not_ours.pt"
-    torch.save({"weights": torch.zeros(3)}, not_ours)
-    assert_one_line_error(error("--resume", not_ours), "not a {} checkpoint".format(script), script=script)
-    made = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 256, "--run-name", "p",
-                   *tiny(script), cwd=tmp_path, script=script)
-    assert made.returncode == 0, made.stderr
-    path = tmp_path / "runs" / "p" / "checkpoint.pt"
-    assert_one_line_error(error("--resume", path, "--env-name", "CartPole"),
-                          "made for Pendulum with obs 3 / act 1", "CartPole has obs 4 / act 1", script=script)
-    assert_one_line_error(error("--resume", path, "--net-dim", 128), "does not fit this network", script=script)
-
-
 # ---------------------------------------------------------------------------------------------- NaN guard
-@pytest.mark.parametrize("script", SCRIPTS)
-@pytest.mark.parametrize("poisoned", ["obs", "reward"])
+@pytest.mark.parametrize("script, poisoned", [("ppo_isaac.py", "obs"), ("sac_isaac.py", "reward")])
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisoned, script):
     # NaN appears at env step 53 of 16 envs. PPO, horizon 16: iteration k covers steps 16(k-1)+1 .. 16k, so it is
-    # iteration 4, and iterations 1-3 (768 env steps) were saved. SAC: one step per iteration, so iteration 53;
-    # it checks and saves every 10 iterations, so the last good checkpoint is at iteration 50 (800 env steps).
-    settings = ["--horizon", 16] if script == "ppo_isaac.py" else [*TINY_SAC, "--log-every", 10]
+    # iteration 4, and iterations 1-3 (768 env steps) were saved. SAC, horizon 10: iteration 6, and iterations 1-5
+    # (800 env steps) were saved.
+    settings = ["--horizon", 16] if script == "ppo_isaac.py" else [*TINY_SAC[:-2], "--horizon", 10]
     result = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 16 * 8, *settings,
                      "--save-gap", 0, "--run-name", "nan", cwd=tmp_path, script=os.path.join("tests", "nan_run.py"),
                      extra_env={"NAN_AT_STEP": "53", "NAN_IN": poisoned, "NAN_SCRIPT": script})
-    iteration, saved_steps = (4, 768) if script == "ppo_isaac.py" else (53, 800)
+    iteration, saved_steps = (4, 768) if script == "ppo_isaac.py" else (6, 800)
     assert_one_line_error(result, "non-finite", "at iteration {}".format(iteration), "last good checkpoint",
                           script=script)
     state = torch.load(tmp_path / "runs" / "nan" / "checkpoint.pt", weights_only=True)
@@ -251,7 +231,8 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisone
 def first_iteration_losses(tmp_path, seed, name):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--total-timesteps", 1024, "--seed", seed,
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--total-timesteps", 1024, "--eval-env-num", 0,
+                     "--seed", seed,
                      "--run-name", name, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     events = EventAccumulator(str(tmp_path / "runs" / name))
@@ -269,23 +250,44 @@ def test_same_seed_same_first_iteration_losses(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- signals
-@pytest.mark.parametrize("script", SCRIPTS)
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("script, sig", [("ppo_isaac.py", signal.SIGINT), ("sac_isaac.py", signal.SIGTERM)])
 def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
     command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "64",
                "--total-timesteps", "1000000000", "--run-name", "stop", "--save-gap", "0"] + tiny(script)
-    process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    first_checkpoint = tmp_path / "runs" / "stop" / "checkpoint.pt"
-    deadline = time.time() + 120
-    while not first_checkpoint.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.2)  # wait until at least one iteration has trained and been saved
-    assert first_checkpoint.exists(), process.stderr.read() if process.poll() is not None else "timed out"
+    for line in process.stdout:  # after 3 iterations (saved: --save-gap 0), a 1e9-step run on a CPU says how long
+        if line.startswith("note: on a CPU this run needs about"):
+            assert "a quick demo: python {} --env-name Pendulum".format(script) in line
+            break
+    else:
+        raise AssertionError("the run ended without the note: " + process.stderr.read())
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     s = summary(tmp_path / "runs" / "stop")
     assert s["status"] == "interrupted" and s["steps"] > 0
+    assert s["final_eval_return"] is not None and s["evals"][-1][1] == s["steps"]  # one evaluation on the way out
     state = torch.load(tmp_path / "runs" / "stop" / "checkpoint.pt", weights_only=True)
     assert state["global_step"] == s["steps"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path, script):
+    # Iterations of 4096 envs x 256 steps take seconds on a CPU: both signals land inside the first one.
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "4096",
+               "--total-timesteps", "1000000000", "--run-name", "stop"] + tiny(script) + ["--horizon", "256"]
+    process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    for line in process.stdout:
+        if line.startswith("run: "):  # training starts
+            break
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1 and "Traceback" not in stderr, stderr
+    assert "\n{}: stopped at once by Ctrl-C; checkpoints already written are kept\n".format(script) in stderr, stderr
