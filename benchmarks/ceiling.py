@@ -113,7 +113,7 @@ def main() -> None:
             else:
                 import ppo_isaac  # its Agent and checkpoint format
 
-                ckpt = ppo_isaac.load_checkpoint(args.policy)
+                ckpt = torch.load(args.policy, map_location="cpu", weights_only=True)
                 if ckpt["env_name"] != task:
                     sys.exit("ceiling.py: --policy was trained on {}, not {}".format(ckpt["env_name"], task))
                 agent = ppo_isaac.Agent(ckpt["obs_dim"], ckpt["act_dim"], ckpt["args"]["net_dim"]).to(device)

@@ -34,7 +34,6 @@ from typing import Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {"ant": 3000.0, "humanoid": 6000.0}  # evaluation returns whose wall-clock time is compared (issue 5)
-OUR_EVAL = ["--eval-env-num", "128", "--eval-times", "128"]  # as Brax evaluates: 128 envs, one episode each
 FAST = ["--cudagraphs"]  # measured: the fast path that pays (see the levers part)
 STOP = {"requested": False}  # set by Ctrl-C or `timeout -s INT`: the run in progress is recorded, the rest skipped
 # compile alone is left out: it adds compilation time, and the kernel launches it saves are what graphs save
@@ -79,7 +78,7 @@ class PeakGpuMemory:
         return round(self.peak_mib, 1) if self._nvml is not None else None
 
 
-def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None) -> Dict:
+def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None, cwd: str = ROOT) -> Dict:
     """Run one benchmark process with its output in log_path; after max_seconds it gets SIGINT (our scripts
     then save their summary), and 60 s later SIGKILL."""
     print("+ " + " ".join(cmd), flush=True)
@@ -87,7 +86,7 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
         start = time.time()
         # Its own session: Ctrl-C or `timeout` signals a whole process group, and a script that got SIGINT twice
         # (once from the group, once passed on below) stops at once, without its summary. Only this runner passes it on.
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         memory = PeakGpuMemory(proc.pid)
         try:
             proc.wait(timeout=max_seconds)
@@ -149,10 +148,12 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         cmd = [sys.executable, "benchmarks/brax_ppo.py", "--task", task.lower(), "--seed", str(seed), "--out", out]
     else:
         script = "ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py"
-        out = os.path.join(ROOT, "runs", name, "summary.json")
-        cmd = [sys.executable, script, "--env-name", task, "--env-num", str(a.env_num), "--seed", str(seed),
-               "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap)] + OUR_EVAL
-    result = run_process(cmd + extra, log, max_seconds, fresh_cache_env(tmp))
+        out = os.path.join(a.runs_root, "runs", name, "summary.json")
+        cmd = [sys.executable, os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num), "--seed", str(seed),
+               "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap), "--eval-env-num",
+               str(a.eval_envs), "--eval-times", str(a.eval_envs)]
+    result = run_process(cmd + extra, log, max_seconds, fresh_cache_env(tmp), cwd=ROOT if system == "brax_ppo" else
+                         a.runs_root)
     row = {"key": key, "part": "train", "system": system, "task": task, "seed": seed, "flags": extra}
     row.update(result)
     if not os.path.isfile(out):
@@ -459,6 +460,8 @@ def main() -> None:
     parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     parser.add_argument("--levers-timesteps", type=int, default=8_000_000)
     parser.add_argument("--eval-gap", type=float, default=15.0, help="seconds between our scripts' evaluations")
+    parser.add_argument("--eval-envs", type=int, default=128,
+                        help="our scripts' evaluation envs, one episode each (128: as Brax evaluates)")
     parser.add_argument("--max-seconds", type=float, default=1200.0, help="cap of any one process")
     parser.add_argument("--ceiling-seconds", type=float, default=15.0,
                         help="timed seconds per ceiling measurement: MJX's speed swings over seconds (one Ant PPO run's "
@@ -468,6 +471,7 @@ def main() -> None:
     parser.add_argument("--total-timesteps", type=int, default=None, help="override every training budget (smoke test)")
     parser.add_argument("--episode-length", type=int, default=None, help="override every episode limit (smoke test)")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    parser.add_argument("--runs-root", default=ROOT, help="our scripts write their runs to <this>/runs/<name>")
     parser.add_argument("--name", default=None, help="results file stem (default: <date>-<gpu>)")
     parser.add_argument("--ceiling-modes", nargs="+", default=["jit", "torch", "adapter"],
                         choices=["jit", "torch", "adapter", "policy"])
