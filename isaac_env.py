@@ -10,8 +10,12 @@ is already the first observation of the next episode wherever one ended. `info` 
   final_obs       the observation each env reached in this step, before any reset (equals `obs` where no
                   episode ended): the state to bootstrap from, V(final_obs), for every transition;
   episode_return  the undiscounted return of the episode that just ended (valid where terminated|truncated);
-  episode_length  its length in steps (likewise).
-`env.episode_totals` ([3], on the device) sums the returns and lengths of every episode ended so far, and counts them.
+  episode_length  its length in steps (likewise);
+  valid           False where the transition must not be learned from: on Isaac Gym, which defers resets, the
+                  step after a done starts from the old episode's final observation and ends in the new episode.
+                  Always True on Brax and the torch tasks.
+Per env, `env.ended` ([3, N]) sums the returns and lengths of the episodes ended so far and counts them, and
+`env.last_return` ([N]) is the return of its latest ended episode.
 Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
 
 Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on MuJoCo-XLA, pip-installable,
@@ -19,8 +23,12 @@ handed to torch through DLPack) and "torch" (small classic-control tasks written
 first of isaacgym, torch, brax that has the task.
 """
 import contextlib
+import importlib.metadata
 import io
 import os
+import platform
+import socket
+import subprocess
 import warnings
 from typing import Dict, List, Optional, Tuple
 
@@ -71,7 +79,9 @@ class VecEnv:
         self.device, self.max_episode_length = torch.device(device), max_episode_length
         self._episode_return = torch.zeros(num_envs, device=self.device)
         self._episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
-        self._ended = torch.zeros(3, num_envs, device=self.device)  # per env: returns, lengths, count of ended episodes
+        self.ended = torch.zeros(3, num_envs, device=self.device)  # per env: returns, lengths, count of ended episodes
+        self.last_return = torch.zeros(num_envs, device=self.device)  # per env: the latest ended episode's return
+        self._valid = torch.ones(num_envs, dtype=torch.bool, device=self.device)
 
     def _clear_episodes(self) -> None:
         self._episode_return.zero_()
@@ -80,17 +90,15 @@ class VecEnv:
     def _episode_info(self, reward: torch.Tensor, done: torch.Tensor) -> Dict[str, torch.Tensor]:
         self._episode_return += reward
         self._episode_length += 1
-        info = {"episode_return": self._episode_return.clone(), "episode_length": self._episode_length.clone()}
-        self._ended[0].addcmul_(info["episode_return"], done)
-        self._ended[1].addcmul_(info["episode_length"], done)
-        self._ended[2] += done
+        info = {"episode_return": self._episode_return.clone(), "episode_length": self._episode_length.clone(),
+                "valid": self._valid}
+        self.ended[0].addcmul_(info["episode_return"], done)
+        self.ended[1].addcmul_(info["episode_length"], done)
+        self.ended[2] += done
+        self.last_return = torch.where(done, info["episode_return"], self.last_return)
         self._episode_return.masked_fill_(done, 0.0)
         self._episode_length.masked_fill_(done, 0)
         return info
-
-    @property
-    def episode_totals(self) -> torch.Tensor:
-        return self._ended.sum(1)
 
     def reset(self) -> torch.Tensor:
         raise NotImplementedError
@@ -310,18 +318,26 @@ class IsaacGymEnv(VecEnv):
       takes one zero-action step to return real observations;
     - the reward and reset tensors it returns are its own buffers, overwritten by the next step: cloned here;
     - resets are deferred one step: an env flagged done at step t restarts during step t+1. Its observation at
-      step t is its final one; it also serves as that env's first observation of the next episode, and the
-      reward of step t+1 (already in the new episode) counts towards the new episode;
-    - extras["time_outs"] marks which of the done envs hit the time limit: those are truncated, not terminated.
-    Isaac Gym allows one simulation per process, so there is no second env to evaluate on."""
+      step t is its final one, and the transition of step t+1 crosses episodes: the policy acts on that final
+      observation, and the reward and next observation (whose force-sensor channels are still stale on Ant) come
+      from the new episode. info["valid"] is False there; its reward counts towards the new episode;
+    - extras["time_outs"] marks which of the done envs hit the time limit: those are truncated, not terminated;
+    - VecTask.reset() resets nothing (it only returns the observation buffer): reset() here flags every env;
+    - one simulation per process: isaacgymenvs.make silently returns the first one when called again (with the
+      first one's task and env count), so a second IsaacGymEnv is refused; and make ignores its seed (resets draw
+      from torch's global generator: seed that). So there is no second env to evaluate on."""
 
     backend = "isaacgym"
     one_per_process = True
+    made = []  # type: List[str]  # the one simulation of this process
 
     def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
                  max_episode_length: Optional[int]):
         import isaacgymenvs
 
+        if IsaacGymEnv.made:
+            raise EnvError("Isaac Gym allows one simulation per process, and this one has {}: a second "
+                           "isaacgymenvs.make would silently return it".format(IsaacGymEnv.made[0]))
         sim_device = "cuda:{}".format(device.index or 0) if device.type == "cuda" else "cpu"
         self.env = isaacgymenvs.make(seed=seed, task=name, num_envs=num_envs, sim_device=sim_device,
                                      rl_device=sim_device, graphics_device_id=-1, headless=True)
@@ -329,11 +345,13 @@ class IsaacGymEnv(VecEnv):
             self.env.max_episode_length = max_episode_length
         super().__init__(name, num_envs, self.env.num_obs, self.env.num_actions, torch.device(sim_device),
                          int(self.env.max_episode_length))
+        IsaacGymEnv.made.append("{} x {}".format(name, num_envs))
 
     def reset(self):
-        self.env.reset()
+        self.env.reset_buf[:] = 1  # every env restarts during the zero-action step below (resets are deferred)
         obs, _, _, _, _ = self.step(torch.zeros(self.num_envs, self.act_dim, device=self.device))
         self._clear_episodes()
+        self._valid = torch.ones_like(self._valid)  # that step was the cross-episode one
         return obs
 
     def step(self, actions):
@@ -344,6 +362,7 @@ class IsaacGymEnv(VecEnv):
         terminated = done & ~truncated
         info = self._episode_info(reward, done)
         info["final_obs"] = obs  # deferred reset: the final observation is the one just returned
+        self._valid = ~done  # the next step of an env that ended here crosses episodes
         return obs, reward, terminated, truncated, info
 
 
@@ -430,6 +449,29 @@ def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed
     if backend == "brax":
         return BraxEnv(task, num_envs, device, seed, max_episode_length)
     return IsaacGymEnv(task, num_envs, device, seed, max_episode_length)
+
+
+def provenance() -> Dict:
+    """What a cited number needs besides its arguments: this code's git commit (and whether tracked files had
+    changes), the versions of the packages that shape results, and the machine."""
+    def git(*command: str) -> Optional[str]:
+        try:
+            done = subprocess.run(("git",) + command, cwd=os.path.dirname(os.path.abspath(__file__)),
+                                  capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    versions = {}  # type: Dict[str, Optional[str]]
+    for name in ("torch", "jax", "brax", "mujoco", "mujoco-mjx", "isaacgym"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    commit = git("rev-parse", "HEAD")
+    dirty = None if commit is None else bool(git("status", "--porcelain", "--untracked-files=no"))
+    return dict(commit=commit, dirty=dirty, versions=versions, host=socket.gethostname(),
+                python=platform.python_version())
 
 
 if __name__ == "__main__":  # python isaac_env.py: list the tasks of every installed backend

@@ -49,6 +49,8 @@ def isaac_fake_env():
     import isaacgymenvs
 
     isaacgymenvs._clear()
+    isaac_env.IsaacGymEnv.made.clear()
     env = isaac_env.make_env("Ant", 8, backend="isaacgym", device="cpu", seed=0, max_episode_length=40)
     yield env
     isaacgymenvs._clear()
+    isaac_env.IsaacGymEnv.made.clear()

@@ -49,7 +49,7 @@ def test_episode_bookkeeping_over_three_time_limits(env):
     returns = torch.zeros(env.num_envs)
     lengths = torch.zeros(env.num_envs, dtype=torch.long)
     ended = {"terminated": 0, "truncated": 0}
-    totals_before, ended_returns, ended_lengths = env.episode_totals.clone(), 0.0, 0
+    totals_before, ended_returns, ended_lengths = env.ended.sum(1), 0.0, 0
     for _ in range(3 * env.max_episode_length + 2):
         obs, reward, terminated, truncated, info = env.step(random_actions(env, generator))
         returns += reward
@@ -58,6 +58,9 @@ def test_episode_bookkeeping_over_three_time_limits(env):
         assert not (terminated & truncated).any()
         assert torch.equal(info["final_obs"][~done], obs[~done])
         assert torch.allclose(info["episode_return"][done], returns[done], atol=1e-4)
+        assert torch.equal(env.last_return[done], info["episode_return"][done])
+        if env.backend != "isaacgym":  # no deferred resets: every transition can be learned from
+            assert info["valid"].dtype == torch.bool and info["valid"].all()
         assert torch.equal(info["episode_length"][done].long(), lengths[done])
         if env.backend == "isaacgym":  # its reset() spends one step of the first episode; later ones are full
             assert (lengths[truncated] <= env.max_episode_length).all()
@@ -69,8 +72,8 @@ def test_episode_bookkeeping_over_three_time_limits(env):
         ended_returns, ended_lengths = ended_returns + float(returns[done].sum()), ended_lengths + int(lengths[done].sum())
         returns[done], lengths[done] = 0.0, 0
     assert ended["truncated"] > 0
-    # episode_totals: every ended episode's return and length summed, and their count
-    totals = (env.episode_totals - totals_before).tolist()
+    # env.ended: every ended episode's return and length summed, and their count
+    totals = (env.ended.sum(1) - totals_before).tolist()
     assert totals[2] == ended["terminated"] + ended["truncated"] and totals[1] == ended_lengths
     assert abs(totals[0] - ended_returns) < 1e-3 * max(1.0, abs(ended_returns))
     if env.name.lower() in ("cartpole", "inverted_pendulum"):  # tasks that random actions fail quickly
@@ -149,7 +152,7 @@ def test_brax_returned_tensors_do_not_alias_simulator_state(brax_env):
 def test_isaacgym_quirks_are_absorbed(isaac_fake_env):
     import isaacgymenvs.tasks
 
-    raw = isaacgymenvs.tasks.Ant(0, 4, "cpu", "cpu")
+    raw = isaacgymenvs.tasks.Ant(4, "cpu", "cpu")
     assert torch.count_nonzero(raw.reset()["obs"]) == 0  # the quirk: zeros before the first step
     assert torch.count_nonzero(isaac_fake_env.reset()) > 0  # the adapter returns real observations
     _, reward_1, _, _ = raw.step(torch.zeros(4, 8))
@@ -187,6 +190,58 @@ def test_isaacgym_deferred_reset(isaac_fake_env):
         _, _, terminated, truncated, _ = env.step(actions)
         saw_truncation |= bool(truncated.any())
     assert saw_truncation
+
+
+def test_isaacgym_marks_the_cross_episode_step_invalid(isaac_fake_env):
+    """The step after a done starts from the old episode's final observation and ends in the new one: info["valid"]
+    is False there, and only there. The new episode's first observation carries a stale sensor channel."""
+    env = isaac_fake_env
+    env.reset()
+    actions = torch.zeros(env.num_envs, env.act_dim)
+    actions[:, 1] = 1.0  # drift sideways until the point mass "falls"
+    previous_done = torch.zeros(env.num_envs, dtype=torch.bool)
+    checked = 0
+    for _ in range(2 * env.max_episode_length):
+        obs, _, terminated, truncated, info = env.step(actions)
+        assert torch.equal(info["valid"], ~previous_done)
+        if previous_done.any():  # the fresh start's velocity is small, its sensor still reads the old speed
+            fresh = obs[previous_done]
+            assert (fresh[:, 25] > fresh[:, 8:16].norm(dim=1) + 0.1).all() and (fresh[:, 24] < 0.05).all()
+            checked += int(previous_done.sum())
+        previous_done = terminated | truncated
+    assert checked > 0
+
+
+def test_isaacgym_reset_restarts_every_env_and_make_quirks(isaac_fake_env):
+    import isaacgymenvs
+
+    env = isaac_fake_env
+    env.reset()
+    for _ in range(5):
+        obs, _, _, _, _ = env.step(torch.ones(env.num_envs, env.act_dim))
+    assert (obs[:, 24] > 0).all()  # progress through the episode
+    assert (env.reset()[:, 24] == 0).all()  # reset() restarts every env (VecTask.reset() alone would not)
+    # the quirks: make() again silently returns the simulation there is, whatever it asks for; make_env refuses
+    assert isaacgymenvs.make(seed=5, task="Humanoid", num_envs=2, sim_device="cpu", rl_device="cpu") is env.env
+    with pytest.raises(isaac_env.EnvError, match="one simulation per process"):
+        isaac_env.make_env("Ant", 4, backend="isaacgym", device="cpu")
+
+
+def test_isaacgym_make_ignores_its_seed():
+    """isaacgymenvs.make takes a seed and ignores it: resets draw from torch's global generator."""
+    import isaacgymenvs.tasks
+
+    first_obs = []
+    for seed in (1, 2):
+        torch.manual_seed(7)
+        task = isaacgymenvs.tasks.Ant(4, "cpu", "cpu")
+        task.step(torch.zeros(4, 8))
+        first_obs.append(task.obs_buf.clone())
+    assert torch.equal(*first_obs) and first_obs[0].abs().sum() > 0
+    out = _python("import isaacgym, torch, isaacgymenvs\ntorch.manual_seed(7)\n"
+                  "t = isaacgymenvs.make(seed=123, task='Ant', num_envs=4, sim_device='cpu', rl_device='cpu')\n"
+                  "t.step(torch.zeros(4, 8))\nprint(round(float(t.obs_buf.abs().sum()), 4))", fake_isaacgym=True)
+    assert out.returncode == 0 and float(out.stdout) == round(float(first_obs[0].abs().sum()), 4), out.stderr
 
 
 def _python(code, fake_isaacgym):

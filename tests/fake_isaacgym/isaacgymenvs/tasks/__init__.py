@@ -6,9 +6,8 @@ class FakeVecTask:
     max_episode_length = 1000
     dt = 0.05
 
-    def __init__(self, seed, num_envs, sim_device, rl_device):
+    def __init__(self, num_envs, sim_device, rl_device):
         self.num_envs, self.device, self.rl_device = num_envs, torch.device(sim_device), torch.device(rl_device)
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.clip_obs, self.clip_actions = 5.0, 1.0
         n, d = num_envs, self.num_actions
         self.obs_buf = torch.zeros(n, self.num_obs, device=self.device)
@@ -19,6 +18,7 @@ class FakeVecTask:
         self.pos = torch.zeros(n, d, device=self.device)
         self.vel = torch.zeros(n, d, device=self.device)
         self.actions = torch.zeros(n, d, device=self.device)
+        self.force = torch.zeros(n, device=self.device)  # a "force sensor": read before resets, so stale after one
         self.extras, self.obs_dict = {}, {}
 
     def reset(self):
@@ -38,6 +38,7 @@ class FakeVecTask:
 
     def post_physics_step(self):
         self.progress_buf += 1
+        self.force = self.vel.norm(dim=1)
         env_ids = self.reset_buf.nonzero(as_tuple=False).squeeze(-1)
         if len(env_ids) > 0:
             self.reset_idx(env_ids)
@@ -46,8 +47,8 @@ class FakeVecTask:
 
     def reset_idx(self, env_ids):
         shape = (len(env_ids), self.num_actions)
-        self.pos[env_ids] = (torch.rand(shape, generator=self.generator, device=self.device) - 0.5) * 0.2
-        self.vel[env_ids] = (torch.rand(shape, generator=self.generator, device=self.device) - 0.5) * 0.2
+        self.pos[env_ids] = (torch.rand(shape, device=self.device) - 0.5) * 0.2  # torch's global generator
+        self.vel[env_ids] = (torch.rand(shape, device=self.device) - 0.5) * 0.2
         self.progress_buf[env_ids] = 0
         self.reset_buf[env_ids] = 0
 
@@ -57,6 +58,7 @@ class FakeVecTask:
         self.obs_buf[:, d:2 * d] = self.vel
         self.obs_buf[:, 2 * d:3 * d] = self.actions
         self.obs_buf[:, 3 * d] = self.progress_buf.float() / self.max_episode_length
+        self.obs_buf[:, 3 * d + 1] = self.force
 
     def compute_reward(self):
         fell = self.pos[:, 1:].abs().max(dim=1).values > 1.0
