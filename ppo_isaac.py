@@ -32,9 +32,8 @@ from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Pyth
 # ---------------------------------------------------------------------------------------------- arguments
 DEMO = "python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("agent", "optimizer")
-# Per-task defaults of the options left None in Args; any other task takes "other". Ant and Humanoid follow
-# rl_games' Isaac Gym settings for horizon, epochs, minibatches, learning rate and KL schedule (with separate actor
-# and critic networks); the pure-torch tasks get small nets and short budgets.
+# Per-task defaults of the options left None in Args; any other task takes "other". Ant and Humanoid take rl_games'
+# Isaac Gym horizon, epochs, minibatches, learning rate and KL schedule; the torch tasks, small nets and budgets.
 TASK_DEFAULTS = {
     "ant": dict(total_timesteps=50_000_000, net_dim=256, horizon=16, minibatches=2, repeat_times=4,
                 learning_rate=3e-4, kl_target=0.008, gamma=0.99),
@@ -132,8 +131,7 @@ def check_args(args: Args) -> None:
         if getattr(args, name) <= 0:
             fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
     if args.env_num * args.horizon % args.minibatches:
-        fail("--minibatches {} must divide env_num * horizon = {} * {}".format(args.minibatches, args.env_num,
-                                                                              args.horizon))
+        fail("--minibatches {} must divide env_num * horizon, {}".format(args.minibatches, args.env_num * args.horizon))
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -178,8 +176,7 @@ class RunningMeanStd(nn.Module):
 
 
 class Agent(nn.Module):
-    """Separate actor and critic MLPs (ELU, orthogonal init), a state-independent log std, and the observation
-    and value normalisers. Both networks take normalised observations; the critic predicts normalised values."""
+    """Actor and critic MLPs (ELU, orthogonal init) of normalised observations, a state-independent log std."""
 
     def __init__(self, obs_dim: int, act_dim: int, net_dim: int):
         super().__init__()
@@ -229,11 +226,10 @@ class CudaGraph:
 
 # ---------------------------------------------------------------------------------------------- advantages
 def compute_gae(rewards, values, next_values, terminated, dones, gamma: float, lam: float):
-    """Generalised advantage estimation over a [T, N] rollout; returns (advantages, returns).
-
-    next_values[t] is V of the state each env reached at step t, before any reset (the env's final_obs), so a
-    truncated episode bootstraps from its true last state; a terminated one does not bootstrap at all; and no
-    advantage flows back across the end of an episode (dones = terminated | truncated)."""
+    """Generalised advantage estimation over a [T, N] rollout; returns (advantages, returns). next_values[t] is V of
+    the state each env reached at step t, before any reset (the env's final_obs), so a truncated episode bootstraps
+    from its true last state; a terminated one does not bootstrap at all; and no advantage flows back across the end
+    of an episode (dones = terminated | truncated)."""
     advantages = torch.zeros_like(rewards)
     last = torch.zeros_like(rewards[0])
     for t in reversed(range(rewards.shape[0])):
@@ -241,6 +237,26 @@ def compute_gae(rewards, values, next_values, terminated, dones, gamma: float, l
         last = delta + gamma * lam * (~dones[t]) * last
         advantages[t] = last
     return advantages, advantages + values
+
+
+# ---------------------------------------------------------------------------------------------- loss
+def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, returns, weight):
+    """The clipped-PPO loss of a minibatch (normalised observations and values) and its LOSS_NAMES statistics.
+    Each transition counts with its weight: 0 for those not to be learned from (info["valid"]), 1 for the rest."""
+    mean = lambda x: (x * weight).sum() / weight.sum().clamp_min(1.0)  # noqa: E731  (the weighted mean)
+    dist, action_mean = agent.policy(obs)
+    log_ratio = dist.log_prob(actions).sum(-1) - old_logp
+    ratio = log_ratio.exp()
+    adv = (adv - mean(adv)) / (mean((adv - mean(adv)) ** 2).sqrt() + 1e-8)
+    pg_loss = mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)))
+    value = agent.value(obs)
+    value_clipped = old_values + (value - old_values).clamp(-args.clip_coef, args.clip_coef)
+    v_loss = mean(torch.max((value - returns) ** 2, (value_clipped - returns) ** 2))
+    entropy = dist.entropy().sum(-1).mean()
+    bounds = mean(((action_mean - 1.1).clamp_min(0) ** 2 + (-1.1 - action_mean).clamp_min(0) ** 2).sum(-1))
+    loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
+    approx_kl, clip_frac = mean((ratio - 1) - log_ratio), mean(((ratio - 1).abs() > args.clip_coef).float())
+    return loss, torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss]).detach()
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -266,13 +282,12 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)
     optimizer.param_groups[0].update(lr=lr, capturable=args.cudagraphs)
 
-    # --- storage: one preallocated tensor per quantity, [horizon, env_num, ...], on the device
-    T, N = args.horizon, args.env_num
+    T, N = args.horizon, args.env_num  # --- storage: one preallocated tensor per quantity, [T, N, ...], on the device
     obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw observations
     final_obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw info["final_obs"]: the next states
     act_buf = torch.zeros(T, N, env.act_dim, device=device)
     logp_buf, value_buf, rew_buf = (torch.zeros(T, N, device=device) for _ in range(3))
-    term_buf, done_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(2))
+    term_buf, done_buf, valid_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(3))
 
     # --- the two hot functions: the policy at each rollout step, and one minibatch update
     @torch.no_grad()
@@ -284,30 +299,15 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         action = dist.rsample()
         return action, dist.log_prob(action).sum(-1), agent.value(norm_obs)
 
-    def update_minibatch(obs, actions, old_logp, adv, old_values, returns) -> torch.Tensor:
-        """One clipped-PPO gradient step; returns the LOSS_NAMES values, stacked."""
-        dist, mean = agent.policy(obs)
-        log_ratio = dist.log_prob(actions).sum(-1) - old_logp
-        ratio = log_ratio.exp()
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
-        value = agent.value(obs)
-        value_clipped = old_values + (value - old_values).clamp(-args.clip_coef, args.clip_coef)
-        v_loss = torch.max((value - returns) ** 2, (value_clipped - returns) ** 2).mean()
-        entropy = dist.entropy().sum(-1).mean()
-        bounds = ((mean - 1.1).clamp_min(0) ** 2 + (-1.1 - mean).clamp_min(0) ** 2).sum(-1).mean()
-        loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
+    def update_minibatch(*minibatch: torch.Tensor) -> torch.Tensor:  # returns the LOSS_NAMES values, stacked
+        loss, stats = ppo_loss(agent, args, *minibatch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
         optimizer.step()
-        with torch.no_grad():
-            approx_kl = ((ratio - 1) - log_ratio).mean()
-            clip_frac = ((ratio - 1).abs() > args.clip_coef).float().mean()
-            return torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss])
+        return stats
 
-    # The fast paths (GPU only) wrap those two functions and leave the maths alone: one launch instead of hundreds
-    if args.compile:
+    if args.compile:  # the GPU fast paths wrap those two functions and leave the maths alone: one launch, not hundreds
         act, update_minibatch = torch.compile(act), torch.compile(update_minibatch)
     if args.cudagraphs:
         act, update_minibatch = CudaGraph(act), CudaGraph(update_minibatch)
@@ -325,7 +325,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 obs_buf[t], act_buf[t], logp_buf[t], value_buf[t] = obs, action, logp, value
                 obs, reward, terminated, truncated, info = env.step(action)
                 rew_buf[t], term_buf[t], done_buf[t] = reward, terminated, terminated | truncated
-                final_obs_buf[t] = info["final_obs"]
+                final_obs_buf[t], valid_buf[t] = info["final_obs"], info["valid"]  # valid: see isaac_env
             rollout_end = run.mark()
 
             # --- advantages, in unnormalised value units
@@ -336,7 +336,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             b_obs, b_act = agent.normalize_obs(obs_buf).reshape(T * N, -1), act_buf.reshape(T * N, -1)
             agent.obs_rms.update(obs_buf)  # for the next rollout
             agent.value_rms.update(returns)
-            b_logp, b_adv = logp_buf.reshape(-1), advantages.reshape(-1)
+            b_logp, b_adv, b_weight = logp_buf.reshape(-1), advantages.reshape(-1), valid_buf.reshape(-1).float()
             b_returns = agent.value_rms.normalize(returns).reshape(-1)
             b_values = agent.value_rms.normalize(values).reshape(-1)
             explained_var = 1 - (returns - values).var() / returns.var().clamp_min(1e-8)
@@ -346,7 +346,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         for _ in range(args.repeat_times):
             epoch_kl = torch.zeros((), device=device)
             for idx in torch.randperm(T * N, device=device).split(T * N // args.minibatches):
-                losses = update_minibatch(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns)))
+                losses = update_minibatch(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns,
+                                                              b_weight)))
                 epoch_kl += losses[LOSS_NAMES.index("approx_kl")]
                 loss_sums += losses
             if args.kl_target > 0:  # rl_games' adaptive schedule, on the device: no sync
@@ -417,7 +418,7 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
 
 def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:
     """Wall seconds of the first evaluation that reached the target return, if any did."""
-    return next((s for s, _, r in evals if r >= target), None) if target is not None else None
+    return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
 
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
@@ -449,22 +450,20 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
 
 
 @torch.no_grad()
-def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> Tuple[float, int]:
-    """Mean return of `episodes` episodes of the deterministic `policy`. Each env contributes its first episodes
-    after a reset, as many as the others within one, so short episodes are not over-counted."""
+def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> List[float]:
+    """[mean, sample std, count] of the returns of `episodes` episodes of `policy`, each env's first (not by length)"""
     quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
-    counts = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
-    total = torch.zeros((), device=env.device)
+    counts, sums = torch.zeros(env.num_envs, device=env.device), torch.zeros(2, device=env.device)
     obs = env.reset()
     while not should_stop():
         obs, _, terminated, truncated, info = env.step(policy(obs))
         counted = (terminated | truncated) & (counts < quota)
-        total += (info["episode_return"] * counted).sum()
+        sums += torch.stack([info["episode_return"], info["episode_return"] ** 2]) @ counted.float()
         counts += counted
         if bool((counts >= quota).all()):  # a host sync per step: fine here, not in training
             break
-    n = int(counts.sum())
-    return (float(total) / n if n else float("nan")), n
+    n, (total, squares) = int(counts.sum()), sums.tolist()
+    return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
 
 
 def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
@@ -476,14 +475,13 @@ def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write l
 
 
 class Run:
-    """Everything around the algorithm: checkpoints (`parts`: modules, optimisers, tensors), the step count, output
-    folder, Ctrl-C, each iteration's host sync, evaluation (`policy`: deterministic actions) and summary.json."""
+    """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary"""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
         self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
-        self.device, self.iteration, self.signals, self.evaluating, self.eval_cut = env.device, 0, 0, False, False
+        self.device, self.iteration, self.signals, self.last_signal, self.evaluating = env.device, 0, 0, 0.0, False
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
-        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # evals: [s, steps, return]
+        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
         self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
         self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
         try:
@@ -499,8 +497,9 @@ class Run:
                 torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
 
     def print_evaluation(self) -> None:
-        mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times)
-        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=mean_return, episodes=n)))
+        r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
+        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
+                              episodes=n)))
 
     def start(self, steps_per_iteration: int) -> None:  # the output folder, TensorBoard, Ctrl-C, the progress bar
         a = self.args
@@ -515,7 +514,7 @@ class Run:
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
-        self.episodes_seen = self.episodes_at_eval = self.env.episode_totals.tolist()
+        self.episodes_seen = self.env.ended.sum(1).tolist()
         self.last_eval = self.last_save = self.iteration_start = time.time()
 
     def training(self) -> bool:
@@ -529,29 +528,26 @@ class Run:
         event.record()
         return event
 
-    def seconds(self, start, end) -> float:
-        return start.elapsed_time(end) / 1000 if self.device.type == "cuda" else end - start
-
     def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
                       checks: Dict[str, torch.Tensor]) -> None:
         """The iteration's one host sync: NaN guard, timing, TensorBoard, progress bar; then evaluation and a
         checkpoint when due. rollout_marks: (start, end) of each env-stepping phase; the rest counts as update."""
         end, names = self.mark(), list(logs) + list(checks)
+        between = (lambda a, b: a.elapsed_time(b) / 1000) if self.device.type == "cuda" else (lambda a, b: b - a)
         values = torch.cat([torch.stack([v.float() for v in list(logs.values()) + list(checks.values())]),
-                            self.env.episode_totals]).tolist()
+                            self.env.ended.sum(1)]).tolist()
         self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
         bad = [n for n, v in zip(names, values) if not (v if n in checks else math.isfinite(v))]
         if bad:
             self.progress.close()
             fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
                 ", ".join(bad), self.iteration, self.global_step, self.run_dir))
-        seconds, rollout = time.time() - self.iteration_start, sum(self.seconds(a, b) for a, b in rollout_marks)
-        update, self.train_seconds = self.seconds(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
+        seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
+        update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
             self.steady.append([steps / seconds, steps / rollout, update])
-        scalars = list(zip(names, values))[:len(logs)] + [("charts/SPS", steps / seconds),
-                                                          ("charts/rollout_seconds", rollout),
-                                                          ("charts/update_seconds", update)]
+        scalars = list(zip(names, values))[:len(logs)] + [
+            ("charts/SPS", steps / seconds), ("charts/rollout_seconds", rollout), ("charts/update_seconds", update)]
         episodes, seen = values[-3:], self.episodes_seen
         if episodes[2] > seen[2]:  # episodes ended during this iteration
             scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
@@ -573,29 +569,30 @@ class Run:
     def run_evaluation(self) -> None:
         if self.eval_env is not None:
             self.evaluating, signals = True, self.signals
-            mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
-            self.evaluating, self.eval_cut = False, self.signals > signals
-            if self.eval_cut:  # cut short by Ctrl-C: a partial evaluation is not recorded
+            result = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
+            self.evaluating = False
+            if self.signals > signals:  # cut short by Ctrl-C: a partial evaluation is not recorded
                 return
-        else:  # the training envs' episodes that ended since the last evaluation
-            n = int(self.episodes_seen[2] - self.episodes_at_eval[2])
-            mean_return = (self.episodes_seen[0] - self.episodes_at_eval[0]) / n if n else float("nan")
-            self.episodes_at_eval = self.episodes_seen
+        else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
+            returns = self.env.last_return[self.env.ended[2] > 0]
+            result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
         self.last_eval = time.time()
-        if n == 0:
+        if not result:
             return
-        self.evals.append([round(time.time() - self.start_time, 2), self.global_step, mean_return])
-        self.writer.add_scalar("charts/eval_return", mean_return, self.global_step)
-        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} over {} episodes".format(
-            time.time() - self.start_time, self.global_step, mean_return, n))
-        if self.best_return is None or mean_return > self.best_return:
-            self.best_return = mean_return
+        self.evals.append([round(time.time() - self.start_time, 2), self.global_step] + result)  # mean, std, count
+        self.writer.add_scalar("charts/eval_return", result[0], self.global_step)
+        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
+            time.time() - self.start_time, self.global_step, *result))
+        if self.best_return is None or result[0] > self.best_return:
+            self.best_return = result[0]
             self.save("best.pt")
 
     def on_signal(self, signum, frame) -> None:
-        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. A second one cuts that
-        evaluation short or, outside an evaluation, stops at once (checkpoints already written stay)."""
-        self.signals += 1
+        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. Another one, a second later (one
+        Ctrl-C can come twice: to the process and to its group), cuts that evaluation short, or else stops at once."""
+        if time.time() - self.last_signal < 1.0:
+            return
+        self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals == 1:
             tqdm.write("stopping after this iteration, then one more evaluation (Ctrl-C again skips it) and saving")
         elif not self.evaluating:
@@ -613,13 +610,13 @@ class Run:
         self.last_save = time.time()
 
     def finish(self) -> None:
-        """The final evaluation (unless this step has one, or Ctrl-C cut one short), checkpoint and summary.json."""
+        """The final evaluation (unless this step has one, or a second Ctrl-C came), checkpoint and summary.json."""
         self.progress.close()
         reached = seconds_to(self.args.target_return, self.evals) is not None
         status = "interrupted" if self.signals else "target_reached" if reached else "completed"
         if self.signals:
             self.save()  # first, so that nothing is lost if the evaluation below is cut short
-        if not self.eval_cut and (not self.evals or self.evals[-1][1] != self.global_step):
+        if self.signals < 2 and (not self.evals or self.evals[-1][1] != self.global_step):
             self.run_evaluation()
         self.save()
         steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
@@ -634,9 +631,11 @@ class Run:
             steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
             steady_update_seconds=steady[2] and round(steady[2], 4),
             final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
+            final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
+            eval_mode="deterministic, separate envs" if self.eval_env else "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
-            evals=self.evals)
+            evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
         text = json.dumps(summary, indent=2).encode()
         write_atomically(os.path.join(self.run_dir, "summary.json"), lambda f: f.write(text))
         self.writer.close()

@@ -7,8 +7,7 @@ The recipe that makes off-policy learning pay with thousands of envs (FastTD3 20
 each env step adds num_envs transitions, then a few updates on large batches; clipped double Q with LayerNorm
 critics; n-step returns that bootstrap through truncation, not termination; a learned entropy temperature; running
 observation normalisation. Top to bottom: arguments, networks, replay buffer, then main(), the algorithm (each
-iteration of --horizon env steps syncs once). Below main(), the run infrastructure is the same text as in
-ppo_isaac.py. Outputs in runs/<run-name>/: TensorBoard scalars, checkpoint.pt, best.pt, summary.json.
+iteration of --horizon env steps syncs once); below it, the run infrastructure, the same text as in ppo_isaac.py.
 """
 import time
 
@@ -38,13 +37,13 @@ CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt"
 # large batches); small and quick for the pure-torch tasks. Any other task takes "other".
 TASK_DEFAULTS = {
     "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
-                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=16),
+                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32),
     "pendulum": dict(total_timesteps=40_000, net_dim=128, buffer_size=64_000, batch_size=512,
                      updates_per_step=2, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16),
     "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,
                      updates_per_step=1, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16),
     "other": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
-                  updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=16),
+                  updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32),
 }
 
 
@@ -118,8 +117,7 @@ class Args:
     run_name: Optional[str] = None
     """output folder under runs/ (default: <env>__sac_isaac__<seed>__<unix time>)"""
     resume: Optional[str] = None
-    """checkpoint to continue training from, in its run folder; options not given here are the checkpoint's (the
-    replay buffer is not saved: it refills from the current policy)"""
+    """checkpoint to continue training from, in its run folder (options not given: the checkpoint's; replay refills)"""
     checkpoint: Optional[str] = None
     """checkpoint to evaluate, with --eval-only (its task and network come with it)"""
     eval_only: bool = False
@@ -219,7 +217,8 @@ class Critic(nn.Module):
 class ReplayBuffer:
     """One ring per env, [capacity, num_envs, ...] tensors on the device: each env's transitions stay in time order
     and n-step returns are sums along its ring. Each keeps the true next observation (the env's final_obs), so a
-    truncated episode bootstraps from where it ended; `terminated` stops bootstrapping, `done` ends an n-step sum."""
+    truncated episode bootstraps from where it ended; `terminated` stops bootstrapping, `done` ends an n-step sum.
+    `valid` False (Isaac Gym's cross-episode steps) keeps the rings in step but gives the transition weight 0."""
 
     def __init__(self, capacity: int, num_envs: int, obs_dim: int, act_dim: int, device: torch.device):
         self.capacity, self.num_envs, self.pos, self.size = capacity, num_envs, 0, 0
@@ -228,16 +227,16 @@ class ReplayBuffer:
         self.actions = torch.zeros(capacity, num_envs, act_dim, device=device)
         self.rewards = torch.zeros(capacity, num_envs, device=device)
         self.terminated = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
-        self.dones = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
+        self.dones, self.valid = (torch.zeros(capacity, num_envs, dtype=torch.bool, device=device) for _ in range(2))
 
-    def add(self, obs, actions, rewards, next_obs, terminated, dones) -> None:
+    def add(self, obs, actions, rewards, next_obs, terminated, dones, valid) -> None:
         i = self.pos
         self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i] = obs, actions, rewards, next_obs
-        self.terminated[i], self.dones[i] = terminated, dones
+        self.terminated[i], self.dones[i], self.valid[i] = terminated, dones, valid
         self.pos, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int, n_step: int, gamma: float):
-        """(obs, actions, n-step reward sum, next_obs, bootstrap discount): the target is
+        """(obs, actions, n-step reward sum, next_obs, bootstrap discount, weight): the target is
         sum + discount * V(next_obs), where discount = gamma^m, or 0 if the m-th transition terminated."""
         device = self.rewards.device
         oldest = (self.pos - self.size) % self.capacity
@@ -256,7 +255,8 @@ class ReplayBuffer:
             discount = torch.where(alive, discount * gamma, discount)
             alive = alive & ~self.dones[idx, env]
         discount = discount * ~self.terminated[last, env]
-        return self.obs[first, env], self.actions[first, env], reward_sum, self.next_obs[last, env], discount
+        return (self.obs[first, env], self.actions[first, env], reward_sum, self.next_obs[last, env], discount,
+                self.valid[first, env].float())
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -283,14 +283,14 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     if args.eval_only:
         run.print_evaluation()
         return
-    target_entropy = -args.target_entropy_scale * env.act_dim
+    target_entropy = -args.target_entropy_scale * env.act_dim  # (the replay buffer is not saved in checkpoints)
     buffer = ReplayBuffer(args.buffer_size // args.env_num, env.num_envs, env.obs_dim, env.act_dim, device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
     online_params, target_params = list(critic.parameters()), list(critic_target.parameters())
 
     # --- update: critics on n-step targets, then actor, then temperature, then a soft target update
     def update() -> torch.Tensor:  # returns the LOSS_NAMES values, stacked
-        obs, actions, reward_sum, next_obs, discount = buffer.sample(args.batch_size, args.n_step, args.gamma)
+        obs, actions, reward_sum, next_obs, discount, weight = buffer.sample(args.batch_size, args.n_step, args.gamma)
         obs, next_obs = actor.normalize_obs(obs), actor.normalize_obs(next_obs)
         alpha = log_alpha.exp().detach()
         with autocast:
@@ -299,7 +299,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 next_q = torch.min(*critic_target(next_obs, next_actions)) - alpha * next_log_prob
                 target = reward_sum + discount * next_q
             q1, q2 = critic(obs, actions)
-            critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+            # weight 0: transitions not to be learned from (info["valid"]); their states still train the actor
+            critic_loss = (weight * ((q1 - target) ** 2 + (q2 - target) ** 2)).sum() / weight.sum().clamp_min(1.0)
         critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         if args.max_grad_norm > 0:
@@ -343,7 +344,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                         actions, _ = actor(actor.normalize_obs(obs))
                 next_obs, reward, terminated, truncated, info = env.step(actions)
                 done = terminated | truncated
-                buffer.add(obs, actions, reward, info["final_obs"], terminated, done)
+                buffer.add(obs, actions, reward, info["final_obs"], terminated, done, info["valid"])
                 actor.obs_rms.update(obs)
                 finite = finite & torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
                 obs = next_obs
@@ -417,7 +418,7 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
 
 def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:
     """Wall seconds of the first evaluation that reached the target return, if any did."""
-    return next((s for s, _, r in evals if r >= target), None) if target is not None else None
+    return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
 
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
@@ -449,22 +450,20 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
 
 
 @torch.no_grad()
-def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> Tuple[float, int]:
-    """Mean return of `episodes` episodes of the deterministic `policy`. Each env contributes its first episodes
-    after a reset, as many as the others within one, so short episodes are not over-counted."""
+def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> List[float]:
+    """[mean, sample std, count] of the returns of `episodes` episodes of `policy`, each env's first (not by length)"""
     quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
-    counts = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
-    total = torch.zeros((), device=env.device)
+    counts, sums = torch.zeros(env.num_envs, device=env.device), torch.zeros(2, device=env.device)
     obs = env.reset()
     while not should_stop():
         obs, _, terminated, truncated, info = env.step(policy(obs))
         counted = (terminated | truncated) & (counts < quota)
-        total += (info["episode_return"] * counted).sum()
+        sums += torch.stack([info["episode_return"], info["episode_return"] ** 2]) @ counted.float()
         counts += counted
         if bool((counts >= quota).all()):  # a host sync per step: fine here, not in training
             break
-    n = int(counts.sum())
-    return (float(total) / n if n else float("nan")), n
+    n, (total, squares) = int(counts.sum()), sums.tolist()
+    return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
 
 
 def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
@@ -476,14 +475,13 @@ def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write l
 
 
 class Run:
-    """Everything around the algorithm: checkpoints (`parts`: modules, optimisers, tensors), the step count, output
-    folder, Ctrl-C, each iteration's host sync, evaluation (`policy`: deterministic actions) and summary.json."""
+    """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary"""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
         self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
-        self.device, self.iteration, self.signals, self.evaluating, self.eval_cut = env.device, 0, 0, False, False
+        self.device, self.iteration, self.signals, self.last_signal, self.evaluating = env.device, 0, 0, 0.0, False
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
-        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # evals: [s, steps, return]
+        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
         self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
         self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
         try:
@@ -499,8 +497,9 @@ class Run:
                 torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
 
     def print_evaluation(self) -> None:
-        mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times)
-        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=mean_return, episodes=n)))
+        r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
+        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
+                              episodes=n)))
 
     def start(self, steps_per_iteration: int) -> None:  # the output folder, TensorBoard, Ctrl-C, the progress bar
         a = self.args
@@ -515,7 +514,7 @@ class Run:
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
-        self.episodes_seen = self.episodes_at_eval = self.env.episode_totals.tolist()
+        self.episodes_seen = self.env.ended.sum(1).tolist()
         self.last_eval = self.last_save = self.iteration_start = time.time()
 
     def training(self) -> bool:
@@ -529,29 +528,26 @@ class Run:
         event.record()
         return event
 
-    def seconds(self, start, end) -> float:
-        return start.elapsed_time(end) / 1000 if self.device.type == "cuda" else end - start
-
     def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
                       checks: Dict[str, torch.Tensor]) -> None:
         """The iteration's one host sync: NaN guard, timing, TensorBoard, progress bar; then evaluation and a
         checkpoint when due. rollout_marks: (start, end) of each env-stepping phase; the rest counts as update."""
         end, names = self.mark(), list(logs) + list(checks)
+        between = (lambda a, b: a.elapsed_time(b) / 1000) if self.device.type == "cuda" else (lambda a, b: b - a)
         values = torch.cat([torch.stack([v.float() for v in list(logs.values()) + list(checks.values())]),
-                            self.env.episode_totals]).tolist()
+                            self.env.ended.sum(1)]).tolist()
         self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
         bad = [n for n, v in zip(names, values) if not (v if n in checks else math.isfinite(v))]
         if bad:
             self.progress.close()
             fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
                 ", ".join(bad), self.iteration, self.global_step, self.run_dir))
-        seconds, rollout = time.time() - self.iteration_start, sum(self.seconds(a, b) for a, b in rollout_marks)
-        update, self.train_seconds = self.seconds(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
+        seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
+        update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
             self.steady.append([steps / seconds, steps / rollout, update])
-        scalars = list(zip(names, values))[:len(logs)] + [("charts/SPS", steps / seconds),
-                                                          ("charts/rollout_seconds", rollout),
-                                                          ("charts/update_seconds", update)]
+        scalars = list(zip(names, values))[:len(logs)] + [
+            ("charts/SPS", steps / seconds), ("charts/rollout_seconds", rollout), ("charts/update_seconds", update)]
         episodes, seen = values[-3:], self.episodes_seen
         if episodes[2] > seen[2]:  # episodes ended during this iteration
             scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
@@ -573,29 +569,30 @@ class Run:
     def run_evaluation(self) -> None:
         if self.eval_env is not None:
             self.evaluating, signals = True, self.signals
-            mean_return, n = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
-            self.evaluating, self.eval_cut = False, self.signals > signals
-            if self.eval_cut:  # cut short by Ctrl-C: a partial evaluation is not recorded
+            result = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
+            self.evaluating = False
+            if self.signals > signals:  # cut short by Ctrl-C: a partial evaluation is not recorded
                 return
-        else:  # the training envs' episodes that ended since the last evaluation
-            n = int(self.episodes_seen[2] - self.episodes_at_eval[2])
-            mean_return = (self.episodes_seen[0] - self.episodes_at_eval[0]) / n if n else float("nan")
-            self.episodes_at_eval = self.episodes_seen
+        else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
+            returns = self.env.last_return[self.env.ended[2] > 0]
+            result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
         self.last_eval = time.time()
-        if n == 0:
+        if not result:
             return
-        self.evals.append([round(time.time() - self.start_time, 2), self.global_step, mean_return])
-        self.writer.add_scalar("charts/eval_return", mean_return, self.global_step)
-        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} over {} episodes".format(
-            time.time() - self.start_time, self.global_step, mean_return, n))
-        if self.best_return is None or mean_return > self.best_return:
-            self.best_return = mean_return
+        self.evals.append([round(time.time() - self.start_time, 2), self.global_step] + result)  # mean, std, count
+        self.writer.add_scalar("charts/eval_return", result[0], self.global_step)
+        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
+            time.time() - self.start_time, self.global_step, *result))
+        if self.best_return is None or result[0] > self.best_return:
+            self.best_return = result[0]
             self.save("best.pt")
 
     def on_signal(self, signum, frame) -> None:
-        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. A second one cuts that
-        evaluation short or, outside an evaluation, stops at once (checkpoints already written stay)."""
-        self.signals += 1
+        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. Another one, a second later (one
+        Ctrl-C can come twice: to the process and to its group), cuts that evaluation short, or else stops at once."""
+        if time.time() - self.last_signal < 1.0:
+            return
+        self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals == 1:
             tqdm.write("stopping after this iteration, then one more evaluation (Ctrl-C again skips it) and saving")
         elif not self.evaluating:
@@ -613,13 +610,13 @@ class Run:
         self.last_save = time.time()
 
     def finish(self) -> None:
-        """The final evaluation (unless this step has one, or Ctrl-C cut one short), checkpoint and summary.json."""
+        """The final evaluation (unless this step has one, or a second Ctrl-C came), checkpoint and summary.json."""
         self.progress.close()
         reached = seconds_to(self.args.target_return, self.evals) is not None
         status = "interrupted" if self.signals else "target_reached" if reached else "completed"
         if self.signals:
             self.save()  # first, so that nothing is lost if the evaluation below is cut short
-        if not self.eval_cut and (not self.evals or self.evals[-1][1] != self.global_step):
+        if self.signals < 2 and (not self.evals or self.evals[-1][1] != self.global_step):
             self.run_evaluation()
         self.save()
         steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
@@ -634,9 +631,11 @@ class Run:
             steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
             steady_update_seconds=steady[2] and round(steady[2], 4),
             final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
+            final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
+            eval_mode="deterministic, separate envs" if self.eval_env else "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
-            evals=self.evals)
+            evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
         text = json.dumps(summary, indent=2).encode()
         write_atomically(os.path.join(self.run_dir, "summary.json"), lambda f: f.write(text))
         self.writer.close()

@@ -44,6 +44,8 @@ def test_smoke_measures_every_part(smoke):
     assert ours["env_num"] == 4 and ours["steps"] >= 640 and ours["evals"][-1][1] == ours["steps"]
     # the rollouts alone are faster than whole iterations (which add the update)
     assert ours["rollout_sps"] > ours["steady_sps"] > 0 and ours["update_seconds"] > 0
+    # provenance: the command line, the code's commit and the package versions
+    assert "--env-num" in ours["args"] and ours["provenance"]["versions"]["torch"] and ours["provenance"]["host"]
 
 
 def test_smoke_writes_report_and_plots(smoke):

@@ -60,7 +60,7 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
     (["ppo_isaac.py", "sac_isaac.py"], ["--env-num", "0"], ["--env-num must be positive"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--eval-times", "0"], ["--eval-times must be positive"]),
     (["ppo_isaac.py"], ["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--minibatches", "7"],
-     ["--minibatches 7 must divide", "10 * 4"]),
+     ["--minibatches 7 must divide env_num * horizon, 40"]),
     (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"], ["holds 4 steps per env"]),
     (["sac_isaac.py"], ["--env-name", "Pendulum", "--batch-size", "0"], ["--batch-size must be positive"]),
 ]

@@ -43,3 +43,27 @@ def test_agent_shapes_and_initial_policy():
     assert agent.value(obs).shape == (10,)
     assert mean.abs().max() < 0.1  # the actor's last layer starts near zero (orthogonal init, std 0.01)
     assert "obs_rms.mean" in agent.state_dict() and "value_rms.var" in agent.state_dict()
+
+
+def test_ppo_loss_ignores_transitions_of_weight_zero():
+    """Isaac Gym's cross-episode steps get weight 0: whatever their advantages, returns or old log-probabilities, the
+    loss and its statistics are those of the other transitions alone (and the gradient with them)."""
+    torch.manual_seed(0)
+    agent = ppo_isaac.Agent(obs_dim=4, act_dim=2, net_dim=32)
+    args = ppo_isaac.Args(clip_coef=0.2, vf_coef=2.0, ent_coef=0.01, bounds_coef=1e-4)
+    obs, actions = torch.randn(8, 4), torch.randn(8, 2)
+    old_logp, adv, old_values, returns = torch.randn(8), torch.randn(8), torch.randn(8), torch.randn(8)
+    weight = torch.tensor([1.0, 1, 0, 1, 0, 1, 1, 0])
+    junk = weight == 0
+    loss, stats = ppo_isaac.ppo_loss(agent, args, obs, actions, old_logp, adv, old_values, returns, weight)
+    changed = [x.clone() for x in (old_logp, adv, old_values, returns)]
+    for x in changed:
+        x[junk] = 1e6
+    loss_2, stats_2 = ppo_isaac.ppo_loss(agent, args, obs, actions, *changed, weight)
+    kept = ppo_isaac.ppo_loss(agent, args, obs[~junk], actions[~junk], old_logp[~junk], adv[~junk],
+                              old_values[~junk], returns[~junk], torch.ones(5))
+    assert torch.allclose(loss, loss_2) and torch.allclose(stats, stats_2)
+    assert torch.allclose(loss, kept[0]) and torch.allclose(stats, kept[1])
+    # the check can fail: with every weight 1 the junk counts
+    loss_3, _ = ppo_isaac.ppo_loss(agent, args, obs, actions, *changed, torch.ones(8))
+    assert not torch.allclose(loss, loss_3)

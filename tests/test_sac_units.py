@@ -15,7 +15,8 @@ def filled_buffer(capacity=4, num_envs=3, steps=6):
         obs = torch.stack([torch.full((num_envs,), float(t)), env_ids], dim=1)
         next_obs = torch.stack([torch.full((num_envs,), t + 0.5), env_ids], dim=1)
         buffer.add(obs, torch.full((num_envs, 1), float(t)), 10.0 * t + env_ids, next_obs,
-                   torch.zeros(num_envs, dtype=torch.bool), torch.zeros(num_envs, dtype=torch.bool))
+                   torch.zeros(num_envs, dtype=torch.bool), torch.zeros(num_envs, dtype=torch.bool),
+                   torch.ones(num_envs, dtype=torch.bool))
     return buffer
 
 
@@ -25,17 +26,17 @@ def test_ring_wraps_around_and_keeps_one_ring_per_env():
     assert buffer.obs[:, :, 0].tolist() == [[4.0] * 3, [5.0] * 3, [2.0] * 3, [3.0] * 3]
     assert torch.equal(buffer.obs[:, 1, 1], torch.ones(4))  # env 1's column holds env 1 only
     torch.manual_seed(0)
-    obs, actions, reward_sum, next_obs, discount = buffer.sample(4096, n_step=1, gamma=0.9)
+    obs, actions, reward_sum, next_obs, discount, weight = buffer.sample(4096, n_step=1, gamma=0.9)
     assert set(obs[:, 0].tolist()) == {2.0, 3.0, 4.0, 5.0}  # only what is still in the ring
     assert torch.equal(reward_sum, 10 * obs[:, 0] + obs[:, 1]) and torch.equal(actions[:, 0], obs[:, 0])
     assert torch.equal(next_obs[:, 0], obs[:, 0] + 0.5) and torch.equal(next_obs[:, 1], obs[:, 1])
-    assert torch.allclose(discount, torch.full((4096,), 0.9))
+    assert torch.allclose(discount, torch.full((4096,), 0.9)) and torch.equal(weight, torch.ones(4096))
 
 
 def test_n_step_never_starts_where_its_successors_are_unwritten():
     buffer = filled_buffer(capacity=4, num_envs=3, steps=6)
     torch.manual_seed(1)
-    obs, _, _, _, _ = buffer.sample(4096, n_step=3, gamma=0.9)
+    obs, _, _, _, _, _ = buffer.sample(4096, n_step=3, gamma=0.9)
     assert set(obs[:, 0].tolist()) == {2.0, 3.0}  # 4 and 5 lack two successors
 
 
@@ -47,20 +48,37 @@ def test_n_step_target_bootstraps_through_truncation_and_not_through_termination
     terminated = [False, False, False, True, False]
     for t in range(5):
         buffer.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.tensor([2.0 ** t]),
-                   torch.tensor([[100.0 + t]]), torch.tensor([terminated[t]]), torch.tensor([dones[t]]))
+                   torch.tensor([[100.0 + t]]), torch.tensor([terminated[t]]), torch.tensor([dones[t]]),
+                   torch.tensor([True]))
     expected = {  # start t: (reward sum, index of the next_obs bootstrapped from, discount)
         0: (1 + 0.5 * 2, 1, 0.25),  # stops after the truncation at t=1, bootstraps from its final obs
         1: (2.0, 1, 0.5),  # the truncated step alone
         2: (4 + 0.5 * 8, 3, 0.0),  # stops at the termination at t=3: no bootstrap
     }
     torch.manual_seed(2)
-    obs, _, reward_sum, next_obs, discount = buffer.sample(512, n_step=3, gamma=0.5)
+    obs, _, reward_sum, next_obs, discount, _ = buffer.sample(512, n_step=3, gamma=0.5)
     for start, (total, last, disc) in expected.items():
         rows = obs[:, 0] == start
         assert rows.any()
         assert torch.allclose(reward_sum[rows], torch.tensor(total))
         assert torch.all(next_obs[rows, 0] == 100.0 + last)
         assert torch.allclose(discount[rows], torch.tensor(disc))
+
+
+def test_cross_episode_transitions_get_weight_zero():
+    # Isaac Gym's deferred resets: env 0 is done at t=1, so its transition at t=2 crosses episodes (valid False).
+    buffer = sac_isaac.ReplayBuffer(8, 2, obs_dim=1, act_dim=1, device=torch.device("cpu"))
+    for t in range(5):
+        done = torch.tensor([t == 1, False])
+        buffer.add(torch.tensor([[float(t)], [float(t)]]), torch.zeros(2, 1), torch.ones(2), torch.zeros(2, 1),
+                   torch.zeros(2, dtype=torch.bool), done, torch.tensor([t != 2, True]))
+    torch.manual_seed(5)
+    obs, _, reward_sum, _, _, weight = buffer.sample(2048, n_step=2, gamma=0.5)
+    cross = (obs[:, 0] == 2) & (weight == 0)
+    assert cross.any() and ((weight == 0) == cross).all()  # only env 0's step 2, whatever else it sampled
+    assert torch.equal(weight[obs[:, 0] != 2], torch.ones(int((obs[:, 0] != 2).sum())))
+    # and an n-step sum stops at the done before it: starting at t=1 env 0 sums one reward
+    assert (reward_sum[(obs[:, 0] == 1) & (weight == 1)] >= 1.0).all()
 
 
 def test_actor_log_prob_matches_the_transformed_distribution():

@@ -49,9 +49,9 @@ def test_shared_infrastructure_is_one_text_in_both_scripts():
 @pytest.mark.parametrize("edit", ["change", "remove"])
 def test_the_check_finds_a_drifted_or_missing_definition(edit):
     ppo, sac = read("ppo_isaac.py"), read("sac_isaac.py")
-    line = "        self.signals += 1\n"  # in Run.on_signal
+    line = "        if self.signals == 1:\n"  # in Run.on_signal
     assert line in sac
-    changed = sac.replace(line, line + "        self.signals += 0\n") if edit == "change" else sac.replace(
+    changed = sac.replace(line, "        if self.signals <= 1:\n") if edit == "change" else sac.replace(
         "def evaluate(", "def evaluate_renamed(")
     assert drifted(ppo, changed) == (["Run"] if edit == "change" else ["evaluate"])
 
