@@ -38,6 +38,7 @@ FAST = ["--cudagraphs"]  # measured: the fast path that pays (see the levers par
 STOP = {"requested": False}  # set by Ctrl-C or `timeout -s INT`: the run in progress is recorded, the rest skipped
 # compile alone is left out: it adds compilation time, and the kernel launches it saves are what graphs save
 LEVERS = {"eager": [], "cudagraphs": ["--cudagraphs"], "compile+cudagraphs": ["--compile", "--cudagraphs"]}
+PROVENANCE = {}  # type: Dict  # isaac_env.provenance(), filled in main(): every row records its commit and versions
 
 
 # ---------------------------------------------------------------------------------------------- GPU memory
@@ -78,7 +79,8 @@ class PeakGpuMemory:
         return round(self.peak_mib, 1) if self._nvml is not None else None
 
 
-def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None, cwd: str = ROOT) -> Dict:
+def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None,
+                cwd: str = ROOT) -> Dict:
     """Run one benchmark process with its output in log_path; after max_seconds it gets SIGINT (our scripts
     then save their summary), and 60 s later SIGKILL."""
     print("+ " + " ".join(cmd), flush=True)
@@ -132,7 +134,7 @@ def ceiling_rows(a, task: str, env_nums: List[int], modes: List[str], tmp: str) 
             if line.startswith("{"):
                 row = json.loads(line)
                 row.update(key="ceiling/{}/{}/{}".format(row["task"], row["env_num"], row["mode"]), part="ceiling",
-                           log=result["log"])
+                           log=result["log"], args=cmd[1:], provenance=PROVENANCE)
                 rows.append(row)
     if result["returncode"] != 0:
         print("ceiling {} failed (exit {}):\n{}".format(task, result["returncode"], tail(log)), flush=True)
@@ -149,12 +151,13 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
     else:
         script = "ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py"
         out = os.path.join(a.runs_root, "runs", name, "summary.json")
-        cmd = [sys.executable, os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num), "--seed", str(seed),
-               "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap), "--eval-env-num",
-               str(a.eval_envs), "--eval-times", str(a.eval_envs)]
-    result = run_process(cmd + extra, log, max_seconds, fresh_cache_env(tmp), cwd=ROOT if system == "brax_ppo" else
-                         a.runs_root)
-    row = {"key": key, "part": "train", "system": system, "task": task, "seed": seed, "flags": extra}
+        cmd = [sys.executable, os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num),
+               "--seed", str(seed), "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap),
+               "--eval-env-num", str(a.eval_envs), "--eval-times", str(a.eval_envs)]
+    result = run_process(cmd + extra, log, max_seconds, fresh_cache_env(tmp),
+                         cwd=ROOT if system == "brax_ppo" else a.runs_root)
+    row = {"key": key, "part": "train", "system": system, "task": task, "seed": seed, "flags": extra,
+           "args": cmd[1:] + extra, "provenance": PROVENANCE}
     row.update(result)
     if not os.path.isfile(out):
         print("{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"],
@@ -185,16 +188,19 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
 
 # ---------------------------------------------------------------------------------------------- report
 def seconds_to(evals: List[List[float]], target: float) -> Optional[float]:
-    return next((s for s, _, r in evals if r >= target), None)
+    return next((e[0] for e in evals if e[2] >= target), None)  # rows: [seconds, steps, return, (std, episodes)]
 
 
 def mean_std(values: List[float]) -> str:
+    """Mean ± the sample standard deviation (n - 1) over seeds; a single value says so."""
     values = [v for v in values if v is not None]
     if not values:
         return "-"
     mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    return "{:.0f} ± {:.0f}".format(mean, std) if len(values) > 1 else "{:.0f}".format(mean)
+    if len(values) == 1:
+        return "{:.0f} (single seed)".format(mean)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return "{:.0f} ± {:.0f} (n={})".format(mean, std, len(values))
 
 
 def fmt(value, spec="{:.0f}") -> str:
@@ -262,7 +268,8 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
         lines += ["## Training: evaluation return against wall-clock time from process start", "",
                   "Evaluation: 128 envs, deterministic (mean) actions, one episode each, for every system. "
                   "Seconds include start-up, compilation and evaluation. One run per seed: the first completed one "
-                  "where there is one, else the latest (every run is listed under Rows and drawn in the curves).", "",
+                  "where there is one, else the latest (every run is listed under Rows and drawn in the curves). "
+                  "Several seeds: mean ± sample standard deviation (n - 1); one seed is marked as such.", "",
                   "| task | system | envs | seeds (host) | seconds to target | return at budget | best return | "
                   "steps | steady steps/s | peak GPU MiB |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -287,7 +294,18 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                     mean_std([r.get("peak_gpu_mib") for r in group])))
         lines.append("")
         lines += ratio_lines(train, levers, ceiling_sps)
-    lines += ["## Rows", "", "| key | call | status / notes |", "| --- | --- | --- |"]
+    lines += ["## Provenance", "", "Per call and host: the code's commit, whether its tree had uncommitted changes, "
+              "the package versions, and whether this was recorded at run time or backfilled later.", "",
+              "| call | host | commit | uncommitted changes | versions | recorded |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for entry in sorted({json.dumps([r.get("call", "-"), host_of(r), r.get("provenance") or {}],
+                         sort_keys=True) for r in rows}):
+        call, host, p = json.loads(entry)
+        lines.append("| {} | {} | {} | {} | {} | {} |".format(
+            call, host, (p.get("commit") or "-")[:10], {True: "yes", False: "no"}.get(p.get("dirty"), "unknown"),
+            ", ".join("{} {}".format(k, v) for k, v in (p.get("versions") or {}).items() if v),
+            "backfilled (see the rows' notes)" if "backfilled" in p.get("note", "") else "at run time"))
+    lines += ["", "## Rows", "", "| key | call | status / notes |", "| --- | --- | --- |"]
     for r in sorted(rows, key=lambda r: r["key"]):
         lines.append("| {} | {} | {} |".format(r["key"], r.get("call", "-"), r.get("status", "ok") + (
             "; flags " + " ".join(r["flags"]) if r.get("flags") else "") + (
@@ -303,7 +321,7 @@ def time_ratio(ours: Dict, brax: Dict, target: float) -> Optional[str]:
     if o and b:
         # Evaluations are spaced in time, so each first crossing is late by up to one gap: say Brax's last
         # evaluation below the target too, where its gaps are long (Humanoid: ~100 s) the ratio's other bound
-        before = [s for s, _, r in brax["evals"] if s < b]
+        before = [e[0] for e in brax["evals"] if e[0] < b]
         return "{:.2f} ({:.0f} s / {:.0f} s{})".format(o / b, o, b, "; Brax PPO was below it at {:.0f} s: <= {:.2f}"
                                                         .format(before[-1], o / before[-1]) if before and
                                                         b - before[-1] > 30 else "")
@@ -483,6 +501,10 @@ def main() -> None:
                              "rows keep their host)")
     parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
     a = parser.parse_args()
+    sys.path.insert(0, ROOT)
+    import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
+
+    PROVENANCE.update(isaac_env.provenance())
     if "policy" in a.ceiling_modes and not a.ceiling_policy:
         parser.error("--ceiling-modes policy needs --ceiling-policy CHECKPOINT")
 
