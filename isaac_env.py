@@ -261,15 +261,18 @@ class BraxEnv(VecEnv):
         import jax
 
         brax_envs = _import_brax_envs()
-        platform = "gpu" if device.type == "cuda" else "cpu"
+        platform, index = ("gpu", device.index or 0) if device.type == "cuda" else ("cpu", 0)
+        if index == 0 and platform == "gpu" and not getattr(jax._src.xla_bridge, "backends_are_initialized",
+                                                            lambda: True)():
+            jax.config.update("jax_cuda_visible_devices", "0")  # else JAX takes memory on every GPU it sees
         try:
             jax_devices = jax.devices(platform)
         except RuntimeError:
             jax_devices = []
-        if not jax_devices:
-            raise EnvError("JAX sees no {} device; for a GPU `pip install -U 'jax[cuda12]'`, or use --device cpu"
-                           .format(platform.upper()))
-        self.jax_device = jax_devices[(device.index or 0) if platform == "gpu" else 0]
+        if len(jax_devices) <= index:
+            raise EnvError("JAX sees no {} device {}; for a GPU `pip install -U 'jax[cuda12]'`, or use --device cpu"
+                           .format(platform.upper(), index))
+        self.jax_device = jax_devices[index]
         with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
             warnings.filterwarnings("ignore", message="Brax System")
             self.env = brax_envs.get_environment(name, backend="mjx")
@@ -429,12 +432,34 @@ def resolve(name: str, backend: str = "auto") -> Tuple[str, str]:
     raise EnvError("unknown env {!r} for {}. Available: {}".format(name, where, listing))
 
 
+_RANK_GPU = []  # type: List[str]
+
+
+def _local_rank_gpu() -> str:
+    """Under torchrun, the GPU of this process's local rank, decided once, before CUDA starts: that GPU is listed first
+    in CUDA_VISIBLE_DEVICES (the others after it, so that NCCL still reaches them directly), so torch and JAX find it
+    as their GPU 0, and JAX is kept off the others (JAX 0.11 fails when told to use only a GPU other than its first)."""
+    if not _RANK_GPU:
+        rank = int(os.environ["LOCAL_RANK"])
+        visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v] or [
+            str(i) for i in range(int(os.environ.get("LOCAL_WORLD_SIZE", rank + 1)))]
+        if torch.cuda.is_initialized() or rank >= len(visible):  # too late to reorder, or too few: by index
+            _RANK_GPU.append("cuda:{}".format(rank))
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join([visible[rank]] + visible[:rank] + visible[rank + 1:])
+            _RANK_GPU.append("cuda:0")
+    return _RANK_GPU[0]
+
+
 def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed: int = 0,
              max_episode_length: Optional[int] = None) -> VecEnv:
-    """Build `num_envs` parallel copies of task `name` on `device` ("auto": cuda if torch sees a GPU, else cpu);
-    see the module docstring for the contract."""
+    """Build `num_envs` parallel copies of task `name` on `device` ("auto": cuda if torch sees a GPU, else cpu; under
+    torchrun, "auto" and "cuda" are the GPU of this process's local rank); see the module docstring for the contract."""
     if num_envs <= 0:
         raise EnvError("num_envs must be positive, got {}".format(num_envs))
+    if device in ("auto", "cuda") and "LOCAL_RANK" in os.environ:
+        rank_gpu = _local_rank_gpu()
+        device = rank_gpu if device == "cuda" or torch.cuda.is_available() else "cpu"
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -443,6 +468,11 @@ def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed
         raise EnvError("device {!r} is not a torch device (try cuda, cuda:1 or cpu)".format(device))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise EnvError("device {} was asked for but torch sees no CUDA GPU; use --device cpu".format(device))
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise EnvError("there is no {}: torch sees {} GPUs (torchrun: one process per GPU)".format(
+            device, torch.cuda.device_count()))
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())  # an index: torch.cuda.set_device needs one
     backend, task = resolve(name, backend)
     if backend == "torch":
         return TORCH_TASKS[task](num_envs, device, seed, max_episode_length)

@@ -280,3 +280,21 @@ def test_unknown_task_and_bad_sizes_raise_env_error():
     if not torch.cuda.is_available():
         with pytest.raises(isaac_env.EnvError, match="no CUDA GPU"):
             isaac_env.make_env("Pendulum", 4, device="cuda")
+
+
+def test_under_torchrun_each_rank_lists_its_own_gpu_first(monkeypatch):
+    # Before CUDA starts, the local rank's GPU goes first in CUDA_VISIBLE_DEVICES: torch and JAX then take it as GPU 0
+    # (JAX alone on it), and the other GPUs stay visible behind it for NCCL's direct paths. Decided once per process.
+    import isaac_env
+
+    for visible, world, rank, expected in [("4,5,6,7", "4", "1", "5,4,6,7"), (None, "4", "2", "2,0,1,3"),
+                                           (None, "2", "0", "0,1")]:
+        monkeypatch.setattr(isaac_env, "_RANK_GPU", [])
+        monkeypatch.setenv("LOCAL_RANK", rank)
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", world)
+        if visible is None:
+            monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        else:
+            monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+        assert isaac_env._local_rank_gpu() == "cuda:0" and os.environ["CUDA_VISIBLE_DEVICES"] == expected
+        assert isaac_env._local_rank_gpu() == "cuda:0" and os.environ["CUDA_VISIBLE_DEVICES"] == expected  # once
