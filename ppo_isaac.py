@@ -1,27 +1,24 @@
 """PPO for massively parallel GPU simulators, in one file.
 
-    python ppo_isaac.py --env-num 4096                 # Ant: Isaac Gym if installed, else Brax MJX
-    python ppo_isaac.py --env-num 4096 --cudagraphs    # the same on the fast path (GPU only)
+    python ppo_isaac.py --env-num 4096 --cudagraphs    # Ant: Isaac Gym if installed, else Brax MJX; fast path (GPU)
+    torchrun --nproc-per-node 2 ppo_isaac.py --env-num 4096 --cudagraphs   # the same on 2 GPUs, 4096 envs each
     python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu   # a quick CPU demo (about 30 s)
 
-Top to bottom: arguments, networks, advantages, then main(), the algorithm (rollout, advantages, update; nothing
-leaves the device in a rollout, and each iteration syncs once). Below main(), the run infrastructure (settings,
-evaluation, checkpoints, Ctrl-C, logs, summary) is the same text as in sac_isaac.py. Outputs in runs/<run-name>/.
+Top to bottom: arguments, networks, advantages, then main(), the algorithm (rollout, advantages, update; each
+iteration syncs once). Below it, the run infrastructure, the same text as in sac_isaac.py. Outputs: runs/<run-name>/
 """
 import time
 
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
+import json, math, os, signal, sys  # noqa: E401,E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
+from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
 
 import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import tyro  # noqa: E402
 from torch.distributions import Normal  # noqa: E402
@@ -32,8 +29,7 @@ from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Pyth
 # ---------------------------------------------------------------------------------------------- arguments
 DEMO = "python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("agent", "optimizer")
-# Per-task defaults of the options left None in Args; any other task takes "other". Ant and Humanoid take rl_games'
-# Isaac Gym horizon, epochs, minibatches, learning rate and KL schedule; the torch tasks, small nets and budgets.
+# Per-task defaults of the options left None in Args (other tasks: "other"); Ant, Humanoid: rl_games' Isaac Gym choices
 TASK_DEFAULTS = {
     "ant": dict(total_timesteps=50_000_000, net_dim=256, horizon=16, minibatches=2, repeat_times=4,
                 learning_rate=3e-4, kl_target=0.008, gamma=0.99),
@@ -47,7 +43,6 @@ TASK_DEFAULTS = {
                   learning_rate=3e-4, kl_target=0.008, gamma=0.99),
 }
 
-
 def per_task(cls):
     """--help shows each task's default (TASK_DEFAULTS) for the options whose default depends on the task."""
     for name, value in TASK_DEFAULTS["other"].items():
@@ -55,7 +50,6 @@ def per_task(cls):
         cls.__annotations__[name] = Annotated[cls.__annotations__[name], tyro.conf.arg(
             metavar=type(value).__name__.upper(), help_behavior_hint=hint)]
     return cls
-
 
 @per_task
 @dataclass
@@ -65,7 +59,7 @@ class Args:
     backend: Literal["auto", "isaacgym", "brax", "torch"] = "auto"
     """simulator: auto takes the first of isaacgym, torch, brax that is installed and has the task"""
     env_num: int = 4096
-    """parallel training envs"""
+    """parallel training envs (per GPU under torchrun)"""
     episode_length: Optional[int] = None
     """time limit in steps, after which an episode is truncated (None: the task's own)"""
     device: str = "auto"
@@ -107,8 +101,7 @@ class Args:
     eval_times: int = 16
     """episodes per evaluation (the tutorial's evaluator: --eval-env-num 1 --eval-times 4)"""
     eval_env_num: int = 16
-    """envs of the separate evaluation env (deterministic actions, every episode at once when equal to --eval-times);
-    0 evaluates the training envs' finished episodes instead (forced on Isaac Gym: one simulation per process)"""
+    """envs of the separate, deterministic evaluation env; 0: the training envs' last episodes (forced on Isaac Gym)"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
@@ -124,30 +117,21 @@ class Args:
     compile: bool = False
     """GPU fast path: also torch.compile those two functions (compiles ~1 min at start; no gain seen on Ant)"""
 
-
-def check_args(args: Args) -> None:
-    """PPO's own checks, once the task's defaults are in."""
+def check_args(args: Args) -> None:  # PPO's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "horizon", "minibatches", "repeat_times"):
         if getattr(args, name) <= 0:
             fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
     if args.env_num * args.horizon % args.minibatches:
         fail("--minibatches {} must divide env_num * horizon, {}".format(args.minibatches, args.env_num * args.horizon))
 
-
 # ---------------------------------------------------------------------------------------------- networks
-def layer_init(layer: nn.Linear, std: float = 2 ** 0.5) -> nn.Linear:
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
 def mlp(in_dim: int, net_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
-    dims = [in_dim, net_dim, net_dim // 2, net_dim // 4]
-    layers = []  # type: List[nn.Module]
-    for a, b in zip(dims[:-1], dims[1:]):
-        layers += [layer_init(nn.Linear(a, b)), nn.ELU()]
-    return nn.Sequential(*layers, layer_init(nn.Linear(dims[-1], out_dim), std=out_std))
-
+    dims, layers = [in_dim, net_dim, net_dim // 2, net_dim // 4, out_dim], []  # type: List[int], List[nn.Module]
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):  # orthogonal weights: gain sqrt 2, the output's out_std
+        layers += [nn.Linear(a, b), nn.ELU()]
+        nn.init.orthogonal_(layers[-2].weight, out_std if i == 3 else 2 ** 0.5)
+        nn.init.zeros_(layers[-2].bias)
+    return nn.Sequential(*layers[:-1])
 
 class RunningMeanStd(nn.Module):
     """Running mean and variance (float64, merged batch by batch); buffers, so they travel in state_dict."""
@@ -159,9 +143,11 @@ class RunningMeanStd(nn.Module):
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
+    def update(self, x: torch.Tensor) -> None:  # under torchrun, with every rank's batch: the ranks stay identical
         x = x.reshape(-1, *self.mean.shape).double()
-        n, batch_mean, batch_var = x.shape[0], x.mean(0), x.var(0, unbiased=False)
+        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, len(x)), x.sum(0), (x * x).sum(0)]))
+        batch_mean, n = x_sum / n, n.flatten()[0]
+        batch_var = (x2_sum / n - batch_mean ** 2).clamp_min(0.0)
         delta, total = batch_mean - self.mean, self.count + n
         self.var.copy_((self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total) / total)
         self.mean += delta * n / total
@@ -174,14 +160,12 @@ class RunningMeanStd(nn.Module):
     def denormalize(self, y: torch.Tensor) -> torch.Tensor:
         return y * torch.sqrt(self.var.float() + 1e-8) + self.mean.float()
 
-
 class Agent(nn.Module):
     """Actor and critic MLPs (ELU, orthogonal init) of normalised observations, a state-independent log std."""
 
     def __init__(self, obs_dim: int, act_dim: int, net_dim: int):
         super().__init__()
-        self.obs_rms = RunningMeanStd((obs_dim,))
-        self.value_rms = RunningMeanStd(())
+        self.obs_rms, self.value_rms = RunningMeanStd((obs_dim,)), RunningMeanStd(())
         self.critic = mlp(obs_dim, net_dim, 1, out_std=1.0)
         self.actor_mean = mlp(obs_dim, net_dim, act_dim, out_std=0.01)
         self.actor_logstd = nn.Parameter(torch.zeros(act_dim))
@@ -196,7 +180,6 @@ class Agent(nn.Module):
         mean = self.actor_mean(norm_obs)
         # validate_args=False: argument validation syncs the host with the GPU at every call
         return Normal(mean, self.actor_logstd.exp().expand_as(mean), validate_args=False), mean
-
 
 class CudaGraph:
     """`fn` recorded as one CUDA graph after 3 eager warm-up calls on a side stream, then replayed with the call's
@@ -216,13 +199,12 @@ class CudaGraph:
             return out
         if self.graph is None:
             self.inputs, self.graph = [a.clone() for a in args], torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):  # records the kernels without running them: replay below runs them
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):  # NCCL's watchdog thread may poll
                 self.outputs = self.fn(*self.inputs)
         for static, a in zip(self.inputs, args):
             static.copy_(a)
         self.graph.replay()
         return self.outputs
-
 
 # ---------------------------------------------------------------------------------------------- advantages
 def compute_gae(rewards, values, next_values, terminated, dones, gamma: float, lam: float):
@@ -230,38 +212,34 @@ def compute_gae(rewards, values, next_values, terminated, dones, gamma: float, l
     the state each env reached at step t, before any reset (the env's final_obs), so a truncated episode bootstraps
     from its true last state; a terminated one does not bootstrap at all; and no advantage flows back across the end
     of an episode (dones = terminated | truncated)."""
-    advantages = torch.zeros_like(rewards)
-    last = torch.zeros_like(rewards[0])
+    advantages, last = torch.zeros_like(rewards), torch.zeros_like(rewards[0])
     for t in reversed(range(rewards.shape[0])):
         delta = rewards[t] + gamma * next_values[t] * (~terminated[t]) - values[t]
         last = delta + gamma * lam * (~dones[t]) * last
         advantages[t] = last
     return advantages, advantages + values
 
-
 # ---------------------------------------------------------------------------------------------- loss
 def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, returns, weight):
     """The clipped-PPO loss of a minibatch (normalised observations and values) and its LOSS_NAMES statistics.
     Each transition counts with its weight: 0 for those not to be learned from (info["valid"]), 1 for the rest."""
     mean = lambda x: (x * weight).sum() / weight.sum().clamp_min(1.0)  # noqa: E731  (the weighted mean)
-    dist, action_mean = agent.policy(obs)
-    log_ratio = dist.log_prob(actions).sum(-1) - old_logp
+    pi, action_mean = agent.policy(obs)
+    log_ratio = pi.log_prob(actions).sum(-1) - old_logp
     ratio = log_ratio.exp()
     adv = (adv - mean(adv)) / (mean((adv - mean(adv)) ** 2).sqrt() + 1e-8)
     pg_loss = mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)))
     value = agent.value(obs)
     value_clipped = old_values + (value - old_values).clamp(-args.clip_coef, args.clip_coef)
     v_loss = mean(torch.max((value - returns) ** 2, (value_clipped - returns) ** 2))
-    entropy = dist.entropy().sum(-1).mean()
+    entropy = pi.entropy().sum(-1).mean()
     bounds = mean(((action_mean - 1.1).clamp_min(0) ** 2 + (-1.1 - action_mean).clamp_min(0) ** 2).sum(-1))
     loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
     approx_kl, clip_frac = mean((ratio - 1) - log_ratio), mean(((ratio - 1).abs() > args.clip_coef).float())
     return loss, torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss]).detach()
 
-
 # ---------------------------------------------------------------------------------------------- main
 LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss")
-
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs, and a separate copy for deterministic evaluation
@@ -276,33 +254,30 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     run = Run(args, env, eval_env, ckpt, {"agent": agent, "optimizer": optimizer},
               policy=lambda obs: agent.actor_mean(agent.normalize_obs(obs)))
     if args.eval_only:
-        run.print_evaluation()
-        return
-    # The learning rate is a tensor on the device (the KL schedule adapts it without a sync); graphs: capturable
-    lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)
-    optimizer.param_groups[0].update(lr=lr, capturable=args.cudagraphs)
+        return run.print_evaluation()
+    lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)  # on the device: the KL schedule needs
+    optimizer.param_groups[0].update(lr=lr, capturable=args.cudagraphs)  # no sync to adapt it; CUDA graphs: capturable
 
     T, N = args.horizon, args.env_num  # --- storage: one preallocated tensor per quantity, [T, N, ...], on the device
-    obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw observations
-    final_obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw info["final_obs"]: the next states
+    obs_buf, final_obs_buf = (torch.zeros(T, N, env.obs_dim, device=device) for _ in range(2))  # raw; final: next
     act_buf = torch.zeros(T, N, env.act_dim, device=device)
     logp_buf, value_buf, rew_buf = (torch.zeros(T, N, device=device) for _ in range(3))
     term_buf, done_buf, valid_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(3))
 
-    # --- the two hot functions: the policy at each rollout step, and one minibatch update
-    @torch.no_grad()
+    @torch.no_grad()  # --- the two hot functions: the policy at each rollout step, and one minibatch update
     def act(obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         norm_obs = agent.normalize_obs(obs)
-        dist, _ = agent.policy(norm_obs)
+        pi, _ = agent.policy(norm_obs)
         # rsample() draws the same mean + std * noise as sample(), which first checks std >= 0 on the host: a
         # GPU sync at every step that stalls the pipeline (and cannot be captured in a CUDA graph)
-        action = dist.rsample()
-        return action, dist.log_prob(action).sum(-1), agent.value(norm_obs)
+        action = pi.rsample()
+        return action, pi.log_prob(action).sum(-1), agent.value(norm_obs)
 
     def update_minibatch(*minibatch: torch.Tensor) -> torch.Tensor:  # returns the LOSS_NAMES values, stacked
         loss, stats = ppo_loss(agent, args, *minibatch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        average_over_ranks([p.grad for p in agent.parameters()] + [stats])  # torchrun: so the ranks stay identical
         nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
         optimizer.step()
         return stats
@@ -363,15 +338,11 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             "observations": torch.isfinite(obs_buf).all(), "rewards": torch.isfinite(rew_buf).all()})
     run.finish()
 
-
-# ============================================================================================== run infrastructure
-# The same text in ppo_isaac.py and sac_isaac.py (tests/test_twins.py checks): what a run needs around the algorithm.
+# ========================================= run infrastructure: the same text in ppo_isaac.py and sac_isaac.py (tests)
 SCRIPT = os.path.basename(__file__)
-
 
 def fail(message: str) -> None:  # one readable line and a non-zero exit code
     sys.exit("{}: error: {}".format(SCRIPT, message))
-
 
 def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
@@ -401,12 +372,13 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
                 fail("checkpoint {} has --{} {}, not {}: leave it out".format(path, n.replace("_", "-"),
                                                                             ckpt["args"][n], getattr(args, n)))
         saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
-        saved.update(resume=None, checkpoint=None, eval_only=False)
-        args = tyro.cli(Args, args=argv, default=Args(**saved))
+        args = tyro.cli(Args, args=argv, default=Args(**dict(saved, resume=None, checkpoint=None, eval_only=False)))
     for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
         fail("--eval-times must be positive and --eval-env-num 0 or more")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.eval_only or args.device not in ("auto", "cuda", "cpu")):
+        fail("under torchrun each rank trains on its own GPU: --device auto, cuda or cpu, and no --eval-only")
     check_args(args)
     if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
                         is not None):
@@ -415,24 +387,36 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         sys.exit(0)
     return args, ckpt
 
-
-def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:
-    """Wall seconds of the first evaluation that reached the target return, if any did."""
+def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:  # of the first eval reaching it
     return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
 
+def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:  # in place, over the torchrun ranks; alone: x as it is
+    if dist.is_initialized():
+        dist.all_reduce(x)
+    return x
+
+def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over the torchrun ranks: one all-reduce
+    if dist.is_initialized():
+        flat = sum_over_ranks(torch.cat([t.flatten() for t in tensors])) / dist.get_world_size()
+        for t, mean in zip(tensors, flat.split([t.numel() for t in tensors])):
+            t.copy_(mean.view_as(t))
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
-    """Seeds torch, then makes the training envs and the separate evaluation envs (with --eval-only, those alone)."""
-    torch.manual_seed(args.seed)
+    """Seeds torch, makes the training envs and the separate evaluation envs (with --eval-only, those alone). Under
+    torchrun, each rank has its own envs on its local rank's GPU, seeded with seed + rank, and only rank 0 evaluates
+    and prints; the ranks join (NCCL on GPUs, gloo on CPUs) once every check has passed."""
+    rank = int(os.environ.get("RANK", "0"))
+    sys.stdout = open(os.devnull, "w") if rank > 0 else sys.stdout  # one console: rank 0's (stderr: every rank's)
+    torch.manual_seed(args.seed + rank)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
     try:
         env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
-                                                             args.seed, args.episode_length)
+                                                             args.seed + rank, args.episode_length)
         if env is not None and env.one_per_process and args.eval_env_num > 0:
             print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
                 env.backend))
             args.eval_env_num = 0
-        eval_env = None if env is not None and args.eval_env_num == 0 else isaac_env.make_env(
+        eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0) else isaac_env.make_env(
             args.env_name, max(min(args.eval_env_num, args.eval_times), 1), args.backend, args.device,
             args.seed + 10_000, args.episode_length)  # never more envs than episodes
     except isaac_env.EnvError as e:
@@ -446,16 +430,19 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
             args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
             env.obs_dim, env.act_dim))
+    if env.device.type == "cuda":
+        torch.cuda.set_device(env.device)  # streams and CUDA graphs go to the current GPU: make it the env's
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a rank that waits this long in a collective ends the run
+        dist.init_process_group("nccl" if env.device.type == "cuda" else "gloo", timeout=timedelta(minutes=10))
     return env, eval_env
 
-
 @torch.no_grad()
-def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> List[float]:
+def evaluate(policy: Callable, env, episodes: int) -> List[float]:
     """[mean, sample std, count] of the returns of `episodes` episodes of `policy`, each env's first (not by length)"""
     quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
     counts, sums = torch.zeros(env.num_envs, device=env.device), torch.zeros(2, device=env.device)
     obs = env.reset()
-    while not should_stop():
+    while True:
         obs, _, terminated, truncated, info = env.step(policy(obs))
         counted = (terminated | truncated) & (counts < quota)
         sums += torch.stack([info["episode_return"], info["episode_return"] ** 2]) @ counted.float()
@@ -465,21 +452,13 @@ def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) ->
     n, (total, squares) = int(counts.sum()), sums.tolist()
     return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
 
-
-def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
-    with open(path + ".tmp", "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
-
-
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary"""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
         self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
-        self.device, self.iteration, self.signals, self.last_signal, self.evaluating = env.device, 0, 0, 0.0, False
+        self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
+        self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
         self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
         self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
@@ -491,53 +470,64 @@ class Run:
         except (RuntimeError, KeyError, ValueError) as e:
             fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
                 args.checkpoint or args.resume, args.net_dim, str(e).splitlines()[0]))
-        if args.resume:
+        for tensor in self.tensors() if self.world_size > 1 else []:  # torchrun: every rank starts as rank 0 does
+            dist.broadcast(tensor, 0)
+        if args.resume and self.rank == 0:  # (the other ranks draw from their own seeds)
             torch.set_rng_state(ckpt["rng_torch"])
             if self.device.type == "cuda" and ckpt.get("rng_cuda") is not None:
                 torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
+
+    def tensors(self) -> List[torch.Tensor]:  # the parts' weights and normalisers (optimiser states aside)
+        return [t for p in self.parts.values() for t in ([p.detach()] if isinstance(p, torch.Tensor) else
+                                                          p.state_dict().values() if isinstance(p, nn.Module) else [])]
 
     def print_evaluation(self) -> None:
         r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
         print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
                               episodes=n)))
 
-    def start(self, steps_per_iteration: int) -> None:  # the output folder, TensorBoard, Ctrl-C, the progress bar
-        a = self.args
+    def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
+        a, steps_per_iteration = self.args, steps_per_iteration * self.world_size
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        self.episodes_seen = sum_over_ranks(self.env.ended.sum(1)).tolist()
+        self.last_eval = self.last_save = self.iteration_start = time.time()
+        if self.rank > 0:
+            return
         self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
                                        "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
         os.makedirs(self.run_dir, exist_ok=True)
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        signal.signal(signal.SIGINT, self.on_signal)
-        signal.signal(signal.SIGTERM, self.on_signal)
         print("run: {} (Ctrl-C: stop after this iteration, evaluate, save)".format(self.run_dir))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
-        self.episodes_seen = self.env.ended.sum(1).tolist()
-        self.last_eval = self.last_save = self.iteration_start = time.time()
 
     def training(self) -> bool:
-        reached = seconds_to(self.args.target_return, self.evals) is not None
-        return self.global_step < self.args.total_timesteps and not self.signals and not reached
+        stop = [self.signals > 0, seconds_to(self.args.target_return, self.evals) is not None]
+        if self.world_size > 1:  # all ranks stop at the same iteration: on any rank's Ctrl-C, or rank 0's target
+            stop = sum_over_ranks(torch.tensor(stop, dtype=torch.float, device=self.device)).tolist()
+        self.interrupted = bool(stop[0])
+        return self.global_step < self.args.total_timesteps and not any(stop)
 
     def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
         if self.device.type != "cuda":
             return time.time()
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
+        return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True))
 
     def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
                       checks: Dict[str, torch.Tensor]) -> None:
-        """The iteration's one host sync: NaN guard, timing, TensorBoard, progress bar; then evaluation and a
-        checkpoint when due. rollout_marks: (start, end) of each env-stepping phase; the rest counts as update."""
-        end, names = self.mark(), list(logs) + list(checks)
+        """The iteration's one sync: NaN guard, timing, logs; then evaluation, checkpoint when due. rollout_marks:
+        (start, end) of each env-stepping phase, the rest is update. Under torchrun: logs and checks are rank means."""
+        end, names, steps = self.mark(), list(logs) + list(checks), steps * self.world_size
         between = (lambda a, b: a.elapsed_time(b) / 1000) if self.device.type == "cuda" else (lambda a, b: b - a)
-        values = torch.cat([torch.stack([v.float() for v in list(logs.values()) + list(checks.values())]),
-                            self.env.ended.sum(1)]).tolist()
+        values = torch.stack([v.float() for v in (*logs.values(), *checks.values())])
+        values = sum_over_ranks(torch.cat([values, self.env.ended.sum(1)])).tolist()  # summed over the ranks
         self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
-        bad = [n for n, v in zip(names, values) if not (v if n in checks else math.isfinite(v))]
+        bad = [n for n, v in zip(names, values) if not (v == self.world_size if n in checks else math.isfinite(v))]
+        if bad and self.rank > 0:
+            sys.exit(1)  # rank 0 says why
         if bad:
             self.progress.close()
             fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
@@ -546,7 +536,9 @@ class Run:
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
             self.steady.append([steps / seconds, steps / rollout, update])
-        scalars = list(zip(names, values))[:len(logs)] + [
+        if self.rank > 0:
+            return
+        scalars = [(n, v / self.world_size) for n, v in zip(logs, values)] + [
             ("charts/SPS", steps / seconds), ("charts/rollout_seconds", rollout), ("charts/update_seconds", update)]
         episodes, seen = values[-3:], self.episodes_seen
         if episodes[2] > seen[2]:  # episodes ended during this iteration
@@ -568,11 +560,7 @@ class Run:
 
     def run_evaluation(self) -> None:
         if self.eval_env is not None:
-            self.evaluating, signals = True, self.signals
-            result = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
-            self.evaluating = False
-            if self.signals > signals:  # cut short by Ctrl-C: a partial evaluation is not recorded
-                return
+            result = evaluate(self.policy, self.eval_env, self.args.eval_times)
         else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
             returns = self.env.last_return[self.env.ended[2] > 0]
             result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
@@ -588,15 +576,22 @@ class Run:
             self.save("best.pt")
 
     def on_signal(self, signum, frame) -> None:
-        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. Another one, a second later (one
-        Ctrl-C can come twice: to the process and to its group), cuts that evaluation short, or else stops at once."""
+        """Ctrl-C or SIGTERM: finish the iteration, save, evaluate once more, save, exit 0. Another one, a second later
+        (one Ctrl-C can come twice: to the process and to its group), stops at once."""
         if time.time() - self.last_signal < 1.0:
             return
         self.signals, self.last_signal = self.signals + 1, time.time()
-        if self.signals == 1:
-            tqdm.write("stopping after this iteration, then one more evaluation (Ctrl-C again skips it) and saving")
-        elif not self.evaluating:
+        if self.signals > 1:
             raise KeyboardInterrupt
+        tqdm.write("stopping after this iteration, then saving, one more evaluation and saving (Ctrl-C again: at once)")
+
+    def write(self, name: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
+        path = os.path.join(self.run_dir, name)
+        with open(path + ".tmp", "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
 
     def save(self, name: str = "checkpoint.pt") -> None:
         state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
@@ -606,17 +601,22 @@ class Run:
                      evals=self.evals, best_eval_return=self.best_return, wall_seconds=time.time() - self.start_time,
                      train_seconds=self.train_seconds, steady=self.steady, rng_torch=torch.get_rng_state(),
                      rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
-        write_atomically(os.path.join(self.run_dir, name), lambda f: torch.save(state, f))
+        self.write(name, lambda f: torch.save(state, f))
         self.last_save = time.time()
 
     def finish(self) -> None:
-        """The final evaluation (unless this step has one, or a second Ctrl-C came), checkpoint and summary.json."""
+        """The final evaluation (unless this step has one), checkpoint and summary.json."""
+        checksums = [float(sum(t.double().sum() for t in self.tensors()))] * self.world_size  # this rank's weights
+        if self.world_size > 1:  # and every other rank's: all equal, as the ranks stay identical. (No
+            dist.all_gather_object(checksums, checksums[0])  # destroy_process_group: it can hang, torch #115388)
+        if self.rank > 0:
+            return
         self.progress.close()
         reached = seconds_to(self.args.target_return, self.evals) is not None
-        status = "interrupted" if self.signals else "target_reached" if reached else "completed"
-        if self.signals:
-            self.save()  # first, so that nothing is lost if the evaluation below is cut short
-        if self.signals < 2 and (not self.evals or self.evals[-1][1] != self.global_step):
+        status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
+        if self.interrupted:
+            self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluation below
+        if not self.evals or self.evals[-1][1] != self.global_step:
             self.run_evaluation()
         self.save()
         steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
@@ -635,15 +635,14 @@ class Run:
             eval_mode="deterministic, separate envs" if self.eval_env else "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            world_size=self.world_size, total_env_num=self.args.env_num * self.world_size, rank_checksums=checksums,
             evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
-        text = json.dumps(summary, indent=2).encode()
-        write_atomically(os.path.join(self.run_dir, "summary.json"), lambda f: f.write(text))
+        self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
         self.writer.close()
         print("summary: " + os.path.join(self.run_dir, "summary.json"))
-
 
 if __name__ == "__main__":
     try:
         main(*parse_args())
-    except KeyboardInterrupt:  # a second Ctrl-C outside an evaluation, or one before training started
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))

@@ -1,28 +1,25 @@
 """SAC for massively parallel GPU simulators, in one file.
 
     python sac_isaac.py --env-name Humanoid --env-num 4096           # Isaac Gym if installed, else Brax MJX
+    torchrun --nproc-per-node 2 sac_isaac.py --env-name Humanoid --env-num 4096   # on 2 GPUs, 4096 envs each
     python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu  # a quick CPU demo (about 30 s)
 
-The recipe that makes off-policy learning pay with thousands of envs (FastTD3 2025; Raffin 2025; Shukla 2025):
-each env step adds num_envs transitions, then a few updates on large batches; clipped double Q with LayerNorm
-critics; n-step returns that bootstrap through truncation, not termination; a learned entropy temperature; running
-observation normalisation. Top to bottom: arguments, networks, replay buffer, then main(), the algorithm (each
-iteration of --horizon env steps syncs once); below it, the run infrastructure, the same text as in ppo_isaac.py.
+The recipe for thousands of envs (FastTD3 2025; Raffin 2025; Shukla 2025): num_envs transitions per env step, then a
+few large-batch updates; clipped double Q, LayerNorm critics; n-step returns through truncation, not termination; a
+learned temperature; observation normalisation. Below main(), the run infrastructure: the same text as in ppo_isaac.py.
 """
 import time
 
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
+import copy, json, math, os, signal, sys  # noqa: E401,E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
+from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
 
 import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import tyro  # noqa: E402
@@ -33,8 +30,7 @@ from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Pyth
 # ---------------------------------------------------------------------------------------------- arguments
 DEMO = "python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt", "critic_opt", "alpha_opt")
-# Per-task defaults of the options left None in Args (FastTD3's choices for locomotion: gamma 0.97, 3-step returns,
-# large batches); small and quick for the pure-torch tasks. Any other task takes "other".
+# Per-task defaults of the options left None in Args (other tasks: "other"); locomotion: FastTD3's choices
 TASK_DEFAULTS = {
     "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
                      updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32),
@@ -46,7 +42,6 @@ TASK_DEFAULTS = {
                   updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32),
 }
 
-
 def per_task(cls):
     """--help shows each task's default (TASK_DEFAULTS) for the options whose default depends on the task."""
     for name, value in TASK_DEFAULTS["other"].items():
@@ -54,7 +49,6 @@ def per_task(cls):
         cls.__annotations__[name] = Annotated[cls.__annotations__[name], tyro.conf.arg(
             metavar=type(value).__name__.upper(), help_behavior_hint=hint)]
     return cls
-
 
 @per_task
 @dataclass
@@ -64,7 +58,7 @@ class Args:
     backend: Literal["auto", "isaacgym", "brax", "torch"] = "auto"
     """simulator: auto takes the first of isaacgym, torch, brax that is installed and has the task"""
     env_num: int = 4096
-    """parallel training envs"""
+    """parallel training envs (per GPU under torchrun)"""
     episode_length: Optional[int] = None
     """time limit in steps, after which an episode is truncated (None: the task's own)"""
     device: str = "auto"
@@ -110,8 +104,7 @@ class Args:
     eval_times: int = 16
     """episodes per evaluation (the tutorial's evaluator: --eval-env-num 1 --eval-times 4)"""
     eval_env_num: int = 16
-    """envs of the separate evaluation env (deterministic actions, every episode at once when equal to --eval-times);
-    0 evaluates the training envs' finished episodes instead (forced on Isaac Gym: one simulation per process)"""
+    """envs of the separate, deterministic evaluation env; 0: the training envs' last episodes (forced on Isaac Gym)"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
@@ -123,9 +116,7 @@ class Args:
     eval_only: bool = False
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
 
-
-def check_args(args: Args) -> None:
-    """SAC's own checks, once the task's defaults are in."""
+def check_args(args: Args) -> None:  # SAC's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
                  "horizon", "n_step"):
         if getattr(args, name) <= 0:
@@ -135,7 +126,6 @@ def check_args(args: Args) -> None:
         fail("--buffer-size {} holds {} steps per env for {} envs: it needs more than --n-step and --learning-starts "
              "(0 or more)".format(args.buffer_size, capacity, args.env_num))
 
-
 # ---------------------------------------------------------------------------------------------- networks
 def mlp(in_dim: int, widths: List[int], out_dim: int, layer_norm: bool) -> nn.Sequential:
     layers = []  # type: List[nn.Module]
@@ -143,7 +133,6 @@ def mlp(in_dim: int, widths: List[int], out_dim: int, layer_norm: bool) -> nn.Se
         layers += [nn.Linear(in_dim, width)] + ([nn.LayerNorm(width)] if layer_norm else []) + [nn.ReLU()]
         in_dim = width
     return nn.Sequential(*layers, nn.Linear(in_dim, out_dim))
-
 
 class RunningMeanStd(nn.Module):
     """Running mean and variance (float64, merged batch by batch); buffers, so they travel in state_dict."""
@@ -155,9 +144,11 @@ class RunningMeanStd(nn.Module):
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
+    def update(self, x: torch.Tensor) -> None:  # under torchrun, with every rank's batch: the ranks stay identical
         x = x.reshape(-1, *self.mean.shape).double()
-        n, batch_mean, batch_var = x.shape[0], x.mean(0), x.var(0, unbiased=False)
+        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, len(x)), x.sum(0), (x * x).sum(0)]))
+        batch_mean, n = x_sum / n, n.flatten()[0]
+        batch_var = (x2_sum / n - batch_mean ** 2).clamp_min(0.0)
         delta, total = batch_mean - self.mean, self.count + n
         self.var.copy_((self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total) / total)
         self.mean += delta * n / total
@@ -170,7 +161,6 @@ class RunningMeanStd(nn.Module):
     def denormalize(self, y: torch.Tensor) -> torch.Tensor:
         return y * torch.sqrt(self.var.float() + 1e-8) + self.mean.float()
 
-
 class Actor(nn.Module):
     """Tanh-squashed Gaussian policy. Actions land in (-1, 1), the range every isaac_env backend takes."""
 
@@ -178,9 +168,8 @@ class Actor(nn.Module):
         super().__init__()
         self.obs_rms = RunningMeanStd((obs_dim,))
         self.net = mlp(obs_dim, [net_dim, net_dim // 2, net_dim // 4], 2 * act_dim, layer_norm=False)
-        nn.init.uniform_(self.net[-1].weight, -1e-3, 1e-3)  # start near mean 0 with a small std (exp(-1))
-        nn.init.constant_(self.net[-1].bias[act_dim:], -1.0)
-        nn.init.zeros_(self.net[-1].bias[:act_dim])
+        nn.init.uniform_(self.net[-1].weight, -1e-3, 1e-3)  # start near mean 0 with a small std (exp(-1)):
+        self.net[-1].bias.data.copy_(torch.tensor([0.0] * act_dim + [-1.0] * act_dim))  # biases of mean, log std
 
     def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
         return self.obs_rms.normalize(obs, clip=5.0)
@@ -198,36 +187,31 @@ class Actor(nn.Module):
     def deterministic(self, norm_obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(norm_obs).float().chunk(2, dim=-1)[0])
 
-
 class Critic(nn.Module):
     """Two Q networks (clipped double Q) with LayerNorm, which keeps large-batch, high-throughput TD stable."""
 
     def __init__(self, obs_dim: int, act_dim: int, net_dim: int):
         super().__init__()
         widths = [2 * net_dim, net_dim, net_dim // 2]
-        self.q1 = mlp(obs_dim + act_dim, widths, 1, layer_norm=True)
-        self.q2 = mlp(obs_dim + act_dim, widths, 1, layer_norm=True)
+        self.q1, self.q2 = (mlp(obs_dim + act_dim, widths, 1, layer_norm=True) for _ in range(2))
 
     def forward(self, norm_obs: torch.Tensor, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([norm_obs, actions], dim=-1)
         return self.q1(x).squeeze(-1).float(), self.q2(x).squeeze(-1).float()
 
-
 # ---------------------------------------------------------------------------------------------- replay buffer
 class ReplayBuffer:
-    """One ring per env, [capacity, num_envs, ...] tensors on the device: each env's transitions stay in time order
-    and n-step returns are sums along its ring. Each keeps the true next observation (the env's final_obs), so a
-    truncated episode bootstraps from where it ended; `terminated` stops bootstrapping, `done` ends an n-step sum.
-    `valid` False (Isaac Gym's cross-episode steps) keeps the rings in step but gives the transition weight 0."""
+    """One ring per env, [capacity, num_envs, ...] on the device: transitions stay in time order, n-step returns are
+    sums along a ring. next_obs is the env's final_obs, so truncated episodes bootstrap from where they ended;
+    `terminated` stops bootstrapping, `done` ends an n-step sum; `valid` False (Isaac Gym's crossings): weight 0."""
 
     def __init__(self, capacity: int, num_envs: int, obs_dim: int, act_dim: int, device: torch.device):
         self.capacity, self.num_envs, self.pos, self.size = capacity, num_envs, 0, 0
-        self.obs = torch.zeros(capacity, num_envs, obs_dim, device=device)
-        self.next_obs = torch.zeros(capacity, num_envs, obs_dim, device=device)
+        self.obs, self.next_obs = (torch.zeros(capacity, num_envs, obs_dim, device=device) for _ in range(2))
         self.actions = torch.zeros(capacity, num_envs, act_dim, device=device)
         self.rewards = torch.zeros(capacity, num_envs, device=device)
-        self.terminated = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
-        self.dones, self.valid = (torch.zeros(capacity, num_envs, dtype=torch.bool, device=device) for _ in range(2))
+        self.terminated, self.dones, self.valid = (torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
+                                                   for _ in range(3))
 
     def add(self, obs, actions, rewards, next_obs, terminated, dones, valid) -> None:
         i = self.pos
@@ -239,15 +223,12 @@ class ReplayBuffer:
         """(obs, actions, n-step reward sum, next_obs, bootstrap discount, weight): the target is
         sum + discount * V(next_obs), where discount = gamma^m, or 0 if the m-th transition terminated."""
         device = self.rewards.device
-        oldest = (self.pos - self.size) % self.capacity
-        # a start whose n-1 successors are all written; every env equally likely
+        oldest = (self.pos - self.size) % self.capacity  # below: starts whose n-1 successors are written, any env
         start = oldest + torch.randint(0, self.size - n_step + 1, (batch_size,), device=device)
         env = torch.randint(0, self.num_envs, (batch_size,), device=device)
         first = start % self.capacity
-        reward_sum = torch.zeros(batch_size, device=device)
-        discount = torch.ones(batch_size, device=device)
-        alive = torch.ones(batch_size, dtype=torch.bool, device=device)
-        last = first
+        reward_sum, discount = torch.zeros(batch_size, device=device), torch.ones(batch_size, device=device)
+        alive, last = torch.ones(batch_size, dtype=torch.bool, device=device), first
         for k in range(n_step):
             idx = (start + k) % self.capacity
             reward_sum += alive * discount * self.rewards[idx, env]
@@ -258,10 +239,8 @@ class ReplayBuffer:
         return (self.obs[first, env], self.actions[first, env], reward_sum, self.next_obs[last, env], discount,
                 self.valid[first, env].float())
 
-
 # ---------------------------------------------------------------------------------------------- main
 LOSS_NAMES = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "q_value", "entropy")
-
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs, and a separate copy for deterministic evaluation
@@ -271,8 +250,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- agent: actor (with the observation normaliser), twin critics and their target, entropy temperature
     actor = Actor(env.obs_dim, env.act_dim, args.net_dim).to(device)
     critic = Critic(env.obs_dim, env.act_dim, args.net_dim).to(device)
-    critic_target = Critic(env.obs_dim, env.act_dim, args.net_dim).to(device)
-    critic_target.load_state_dict(critic.state_dict())
+    critic_target = copy.deepcopy(critic)
     log_alpha = torch.tensor(math.log(args.init_alpha), device=device, requires_grad=True)
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)
@@ -281,8 +259,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                  critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
     run = Run(args, env, eval_env, ckpt, parts, policy=lambda obs: actor.deterministic(actor.normalize_obs(obs)))
     if args.eval_only:
-        run.print_evaluation()
-        return
+        return run.print_evaluation()
     target_entropy = -args.target_entropy_scale * env.act_dim  # (the replay buffer is not saved in checkpoints)
     buffer = ReplayBuffer(args.buffer_size // args.env_num, env.num_envs, env.obs_dim, env.act_dim, device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
@@ -303,20 +280,21 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             critic_loss = (weight * ((q1 - target) ** 2 + (q2 - target) ** 2)).sum() / weight.sum().clamp_min(1.0)
         critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
+        average_over_ranks([p.grad for p in critic.parameters()])  # torchrun: so the ranks stay identical
         if args.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(critic.parameters(), args.max_grad_norm)
         critic_opt.step()
         with autocast:
             new_actions, log_prob = actor(obs)
             actor_loss = (alpha * log_prob - torch.min(*critic(obs, new_actions))).mean()
+        alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
         actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
+        alpha_opt.zero_grad(set_to_none=True)
+        (actor_loss + alpha_loss).backward()  # alpha is detached in actor_loss: two separate gradients
+        average_over_ranks([p.grad for p in actor.parameters()] + [log_alpha.grad])
         if args.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(actor.parameters(), args.max_grad_norm)
         actor_opt.step()
-        alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
-        alpha_opt.zero_grad(set_to_none=True)
-        alpha_loss.backward()
         alpha_opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(target_params, online_params, args.tau)
@@ -343,8 +321,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                     with autocast:
                         actions, _ = actor(actor.normalize_obs(obs))
                 next_obs, reward, terminated, truncated, info = env.step(actions)
-                done = terminated | truncated
-                buffer.add(obs, actions, reward, info["final_obs"], terminated, done, info["valid"])
+                buffer.add(obs, actions, reward, info["final_obs"], terminated, terminated | truncated, info["valid"])
                 actor.obs_rms.update(obs)
                 finite = finite & torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
                 obs = next_obs
@@ -359,19 +336,14 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
         # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
         logs = dict(zip(["losses/" + name for name in LOSS_NAMES], loss_sums / updates)) if updates else {}
-        run.end_iteration(args.horizon * env.num_envs, rollout_marks, logs,
-                          checks={"observations or rewards": finite})
+        run.end_iteration(args.horizon * env.num_envs, rollout_marks, logs, checks={"observations or rewards": finite})
     run.finish()
 
-
-# ============================================================================================== run infrastructure
-# The same text in ppo_isaac.py and sac_isaac.py (tests/test_twins.py checks): what a run needs around the algorithm.
+# ========================================= run infrastructure: the same text in ppo_isaac.py and sac_isaac.py (tests)
 SCRIPT = os.path.basename(__file__)
-
 
 def fail(message: str) -> None:  # one readable line and a non-zero exit code
     sys.exit("{}: error: {}".format(SCRIPT, message))
-
 
 def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
@@ -401,12 +373,13 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
                 fail("checkpoint {} has --{} {}, not {}: leave it out".format(path, n.replace("_", "-"),
                                                                             ckpt["args"][n], getattr(args, n)))
         saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
-        saved.update(resume=None, checkpoint=None, eval_only=False)
-        args = tyro.cli(Args, args=argv, default=Args(**saved))
+        args = tyro.cli(Args, args=argv, default=Args(**dict(saved, resume=None, checkpoint=None, eval_only=False)))
     for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
         fail("--eval-times must be positive and --eval-env-num 0 or more")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.eval_only or args.device not in ("auto", "cuda", "cpu")):
+        fail("under torchrun each rank trains on its own GPU: --device auto, cuda or cpu, and no --eval-only")
     check_args(args)
     if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
                         is not None):
@@ -415,24 +388,36 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         sys.exit(0)
     return args, ckpt
 
-
-def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:
-    """Wall seconds of the first evaluation that reached the target return, if any did."""
+def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:  # of the first eval reaching it
     return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
 
+def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:  # in place, over the torchrun ranks; alone: x as it is
+    if dist.is_initialized():
+        dist.all_reduce(x)
+    return x
+
+def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over the torchrun ranks: one all-reduce
+    if dist.is_initialized():
+        flat = sum_over_ranks(torch.cat([t.flatten() for t in tensors])) / dist.get_world_size()
+        for t, mean in zip(tensors, flat.split([t.numel() for t in tensors])):
+            t.copy_(mean.view_as(t))
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
-    """Seeds torch, then makes the training envs and the separate evaluation envs (with --eval-only, those alone)."""
-    torch.manual_seed(args.seed)
+    """Seeds torch, makes the training envs and the separate evaluation envs (with --eval-only, those alone). Under
+    torchrun, each rank has its own envs on its local rank's GPU, seeded with seed + rank, and only rank 0 evaluates
+    and prints; the ranks join (NCCL on GPUs, gloo on CPUs) once every check has passed."""
+    rank = int(os.environ.get("RANK", "0"))
+    sys.stdout = open(os.devnull, "w") if rank > 0 else sys.stdout  # one console: rank 0's (stderr: every rank's)
+    torch.manual_seed(args.seed + rank)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
     try:
         env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
-                                                             args.seed, args.episode_length)
+                                                             args.seed + rank, args.episode_length)
         if env is not None and env.one_per_process and args.eval_env_num > 0:
             print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
                 env.backend))
             args.eval_env_num = 0
-        eval_env = None if env is not None and args.eval_env_num == 0 else isaac_env.make_env(
+        eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0) else isaac_env.make_env(
             args.env_name, max(min(args.eval_env_num, args.eval_times), 1), args.backend, args.device,
             args.seed + 10_000, args.episode_length)  # never more envs than episodes
     except isaac_env.EnvError as e:
@@ -446,16 +431,19 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
             args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
             env.obs_dim, env.act_dim))
+    if env.device.type == "cuda":
+        torch.cuda.set_device(env.device)  # streams and CUDA graphs go to the current GPU: make it the env's
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a rank that waits this long in a collective ends the run
+        dist.init_process_group("nccl" if env.device.type == "cuda" else "gloo", timeout=timedelta(minutes=10))
     return env, eval_env
 
-
 @torch.no_grad()
-def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) -> List[float]:
+def evaluate(policy: Callable, env, episodes: int) -> List[float]:
     """[mean, sample std, count] of the returns of `episodes` episodes of `policy`, each env's first (not by length)"""
     quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
     counts, sums = torch.zeros(env.num_envs, device=env.device), torch.zeros(2, device=env.device)
     obs = env.reset()
-    while not should_stop():
+    while True:
         obs, _, terminated, truncated, info = env.step(policy(obs))
         counted = (terminated | truncated) & (counts < quota)
         sums += torch.stack([info["episode_return"], info["episode_return"] ** 2]) @ counted.float()
@@ -465,21 +453,13 @@ def evaluate(policy: Callable, env, episodes: int, should_stop=lambda: False) ->
     n, (total, squares) = int(counts.sum()), sums.tolist()
     return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
 
-
-def write_atomically(path: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
-    with open(path + ".tmp", "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
-
-
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary"""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
         self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
-        self.device, self.iteration, self.signals, self.last_signal, self.evaluating = env.device, 0, 0, 0.0, False
+        self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
+        self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
         self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
         self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
@@ -491,53 +471,64 @@ class Run:
         except (RuntimeError, KeyError, ValueError) as e:
             fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
                 args.checkpoint or args.resume, args.net_dim, str(e).splitlines()[0]))
-        if args.resume:
+        for tensor in self.tensors() if self.world_size > 1 else []:  # torchrun: every rank starts as rank 0 does
+            dist.broadcast(tensor, 0)
+        if args.resume and self.rank == 0:  # (the other ranks draw from their own seeds)
             torch.set_rng_state(ckpt["rng_torch"])
             if self.device.type == "cuda" and ckpt.get("rng_cuda") is not None:
                 torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
+
+    def tensors(self) -> List[torch.Tensor]:  # the parts' weights and normalisers (optimiser states aside)
+        return [t for p in self.parts.values() for t in ([p.detach()] if isinstance(p, torch.Tensor) else
+                                                          p.state_dict().values() if isinstance(p, nn.Module) else [])]
 
     def print_evaluation(self) -> None:
         r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
         print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
                               episodes=n)))
 
-    def start(self, steps_per_iteration: int) -> None:  # the output folder, TensorBoard, Ctrl-C, the progress bar
-        a = self.args
+    def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
+        a, steps_per_iteration = self.args, steps_per_iteration * self.world_size
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        self.episodes_seen = sum_over_ranks(self.env.ended.sum(1)).tolist()
+        self.last_eval = self.last_save = self.iteration_start = time.time()
+        if self.rank > 0:
+            return
         self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
                                        "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
         os.makedirs(self.run_dir, exist_ok=True)
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        signal.signal(signal.SIGINT, self.on_signal)
-        signal.signal(signal.SIGTERM, self.on_signal)
         print("run: {} (Ctrl-C: stop after this iteration, evaluate, save)".format(self.run_dir))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
-        self.episodes_seen = self.env.ended.sum(1).tolist()
-        self.last_eval = self.last_save = self.iteration_start = time.time()
 
     def training(self) -> bool:
-        reached = seconds_to(self.args.target_return, self.evals) is not None
-        return self.global_step < self.args.total_timesteps and not self.signals and not reached
+        stop = [self.signals > 0, seconds_to(self.args.target_return, self.evals) is not None]
+        if self.world_size > 1:  # all ranks stop at the same iteration: on any rank's Ctrl-C, or rank 0's target
+            stop = sum_over_ranks(torch.tensor(stop, dtype=torch.float, device=self.device)).tolist()
+        self.interrupted = bool(stop[0])
+        return self.global_step < self.args.total_timesteps and not any(stop)
 
     def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
         if self.device.type != "cuda":
             return time.time()
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
+        return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True))
 
     def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
                       checks: Dict[str, torch.Tensor]) -> None:
-        """The iteration's one host sync: NaN guard, timing, TensorBoard, progress bar; then evaluation and a
-        checkpoint when due. rollout_marks: (start, end) of each env-stepping phase; the rest counts as update."""
-        end, names = self.mark(), list(logs) + list(checks)
+        """The iteration's one sync: NaN guard, timing, logs; then evaluation, checkpoint when due. rollout_marks:
+        (start, end) of each env-stepping phase, the rest is update. Under torchrun: logs and checks are rank means."""
+        end, names, steps = self.mark(), list(logs) + list(checks), steps * self.world_size
         between = (lambda a, b: a.elapsed_time(b) / 1000) if self.device.type == "cuda" else (lambda a, b: b - a)
-        values = torch.cat([torch.stack([v.float() for v in list(logs.values()) + list(checks.values())]),
-                            self.env.ended.sum(1)]).tolist()
+        values = torch.stack([v.float() for v in (*logs.values(), *checks.values())])
+        values = sum_over_ranks(torch.cat([values, self.env.ended.sum(1)])).tolist()  # summed over the ranks
         self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
-        bad = [n for n, v in zip(names, values) if not (v if n in checks else math.isfinite(v))]
+        bad = [n for n, v in zip(names, values) if not (v == self.world_size if n in checks else math.isfinite(v))]
+        if bad and self.rank > 0:
+            sys.exit(1)  # rank 0 says why
         if bad:
             self.progress.close()
             fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
@@ -546,7 +537,9 @@ class Run:
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
             self.steady.append([steps / seconds, steps / rollout, update])
-        scalars = list(zip(names, values))[:len(logs)] + [
+        if self.rank > 0:
+            return
+        scalars = [(n, v / self.world_size) for n, v in zip(logs, values)] + [
             ("charts/SPS", steps / seconds), ("charts/rollout_seconds", rollout), ("charts/update_seconds", update)]
         episodes, seen = values[-3:], self.episodes_seen
         if episodes[2] > seen[2]:  # episodes ended during this iteration
@@ -568,11 +561,7 @@ class Run:
 
     def run_evaluation(self) -> None:
         if self.eval_env is not None:
-            self.evaluating, signals = True, self.signals
-            result = evaluate(self.policy, self.eval_env, self.args.eval_times, lambda: self.signals > signals)
-            self.evaluating = False
-            if self.signals > signals:  # cut short by Ctrl-C: a partial evaluation is not recorded
-                return
+            result = evaluate(self.policy, self.eval_env, self.args.eval_times)
         else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
             returns = self.env.last_return[self.env.ended[2] > 0]
             result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
@@ -588,15 +577,22 @@ class Run:
             self.save("best.pt")
 
     def on_signal(self, signum, frame) -> None:
-        """Ctrl-C or SIGTERM: finish the iteration, evaluate once more, save, exit 0. Another one, a second later (one
-        Ctrl-C can come twice: to the process and to its group), cuts that evaluation short, or else stops at once."""
+        """Ctrl-C or SIGTERM: finish the iteration, save, evaluate once more, save, exit 0. Another one, a second later
+        (one Ctrl-C can come twice: to the process and to its group), stops at once."""
         if time.time() - self.last_signal < 1.0:
             return
         self.signals, self.last_signal = self.signals + 1, time.time()
-        if self.signals == 1:
-            tqdm.write("stopping after this iteration, then one more evaluation (Ctrl-C again skips it) and saving")
-        elif not self.evaluating:
+        if self.signals > 1:
             raise KeyboardInterrupt
+        tqdm.write("stopping after this iteration, then saving, one more evaluation and saving (Ctrl-C again: at once)")
+
+    def write(self, name: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
+        path = os.path.join(self.run_dir, name)
+        with open(path + ".tmp", "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
 
     def save(self, name: str = "checkpoint.pt") -> None:
         state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
@@ -606,17 +602,22 @@ class Run:
                      evals=self.evals, best_eval_return=self.best_return, wall_seconds=time.time() - self.start_time,
                      train_seconds=self.train_seconds, steady=self.steady, rng_torch=torch.get_rng_state(),
                      rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
-        write_atomically(os.path.join(self.run_dir, name), lambda f: torch.save(state, f))
+        self.write(name, lambda f: torch.save(state, f))
         self.last_save = time.time()
 
     def finish(self) -> None:
-        """The final evaluation (unless this step has one, or a second Ctrl-C came), checkpoint and summary.json."""
+        """The final evaluation (unless this step has one), checkpoint and summary.json."""
+        checksums = [float(sum(t.double().sum() for t in self.tensors()))] * self.world_size  # this rank's weights
+        if self.world_size > 1:  # and every other rank's: all equal, as the ranks stay identical. (No
+            dist.all_gather_object(checksums, checksums[0])  # destroy_process_group: it can hang, torch #115388)
+        if self.rank > 0:
+            return
         self.progress.close()
         reached = seconds_to(self.args.target_return, self.evals) is not None
-        status = "interrupted" if self.signals else "target_reached" if reached else "completed"
-        if self.signals:
-            self.save()  # first, so that nothing is lost if the evaluation below is cut short
-        if self.signals < 2 and (not self.evals or self.evals[-1][1] != self.global_step):
+        status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
+        if self.interrupted:
+            self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluation below
+        if not self.evals or self.evals[-1][1] != self.global_step:
             self.run_evaluation()
         self.save()
         steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
@@ -635,15 +636,14 @@ class Run:
             eval_mode="deterministic, separate envs" if self.eval_env else "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            world_size=self.world_size, total_env_num=self.args.env_num * self.world_size, rank_checksums=checksums,
             evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
-        text = json.dumps(summary, indent=2).encode()
-        write_atomically(os.path.join(self.run_dir, "summary.json"), lambda f: f.write(text))
+        self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
         self.writer.close()
         print("summary: " + os.path.join(self.run_dir, "summary.json"))
-
 
 if __name__ == "__main__":
     try:
         main(*parse_args())
-    except KeyboardInterrupt:  # a second Ctrl-C outside an evaluation, or one before training started
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))

@@ -10,7 +10,8 @@ from conftest import ROOT
 # Definitions that are the algorithm's own (or its own data), allowed to differ between the two scripts.
 ALGORITHM = {"DEMO", "CHECKPOINT_PARTS", "TASK_DEFAULTS", "Args", "check_args", "mlp", "LOSS_NAMES", "main"}
 # The shared run infrastructure: present in both, the same text (a definition missing from one fails too).
-SHARED = {"per_task", "RunningMeanStd", "SCRIPT", "fail", "parse_args", "make_envs", "evaluate", "Run"}
+SHARED = {"per_task", "RunningMeanStd", "SCRIPT", "fail", "parse_args", "sum_over_ranks", "average_over_ranks",
+          "make_envs", "evaluate", "Run"}
 
 
 def top_level_definitions(source: str):
@@ -49,9 +50,9 @@ def test_shared_infrastructure_is_one_text_in_both_scripts():
 @pytest.mark.parametrize("edit", ["change", "remove"])
 def test_the_check_finds_a_drifted_or_missing_definition(edit):
     ppo, sac = read("ppo_isaac.py"), read("sac_isaac.py")
-    line = "        if self.signals == 1:\n"  # in Run.on_signal
+    line = "        if self.signals > 1:\n"  # in Run.on_signal
     assert line in sac
-    changed = sac.replace(line, "        if self.signals <= 1:\n") if edit == "change" else sac.replace(
+    changed = sac.replace(line, "        if self.signals > 2:\n") if edit == "change" else sac.replace(
         "def evaluate(", "def evaluate_renamed(")
     assert drifted(ppo, changed) == (["Run"] if edit == "change" else ["evaluate"])
 
