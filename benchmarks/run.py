@@ -12,6 +12,8 @@ Parts (run in this order, each system in its own process, one at a time):
   ppo, sac  ppo_isaac.py / sac_isaac.py, full runs: evaluation return against wall-clock seconds from process
             start, steady-state steps/s, peak GPU memory of the process (torch and JAX together)
   brax      Brax's own JAX PPO with its published settings (benchmarks/brax_ppo.py), timed the same way
+  gpus      ppo_isaac.py (and sac_isaac.py with --gpu-systems) on 1, 2, ... GPUs of this machine (--gpu-counts),
+            --env-num envs per GPU, through torchrun beyond one GPU: total steps/s and return against wall-clock
 Results merge into benchmarks/results/<date>-<gpu>.json (a rerun on the same host replaces the rows it measures,
 so a long benchmark can be run in pieces; rows record their host, and speeds are compared within one host), which
 is rendered to <date>-<gpu>.md, learning_curves.png and scaling.png.
@@ -80,7 +82,7 @@ class PeakGpuMemory:
 
 
 def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None,
-                cwd: str = ROOT) -> Dict:
+                cwd: str = ROOT, gpu_index: int = 0) -> Dict:
     """Run one benchmark process with its output in log_path; after max_seconds it gets SIGINT (our scripts
     then save their summary), and 60 s later SIGKILL."""
     print("+ " + " ".join(cmd), flush=True)
@@ -89,7 +91,7 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
         # Its own session: Ctrl-C or `timeout` signals a whole process group, and a script that got SIGINT twice
         # (once from the group, once passed on below) stops at once, without its summary. Only this runner passes it on.
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        memory = PeakGpuMemory(proc.pid)
+        memory = PeakGpuMemory(proc.pid, gpu_index)  # (the first GPU of the run's)
         try:
             proc.wait(timeout=max_seconds)
         except (subprocess.TimeoutExpired, KeyboardInterrupt) as e:
@@ -108,8 +110,10 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
 
 
 def fresh_cache_env(tmp: str) -> Dict:
-    """Environment for one run with empty compilation caches (torch inductor, Triton, JAX)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_PYTHON_CLIENT_PREALLOCATE="false")
+    """Environment for one run with empty compilation caches (torch inductor, Triton, JAX). NVLink multicast stays off
+    (NCCL's NVLS and its kin): the multi-GPU machines here are shared, and it is not needed for a gradient all-reduce."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_PYTHON_CLIENT_PREALLOCATE="false", NCCL_NVLS_ENABLE="0",
+               TORCH_SYMM_MEM_DISABLE_MULTICAST="1", NVSHMEM_DISABLE_NVLS="1")
     cache = tempfile.mkdtemp(dir=tmp)
     env.update(TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), TRITON_CACHE_DIR=os.path.join(cache, "triton"))
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
@@ -142,8 +146,8 @@ def ceiling_rows(a, task: str, env_nums: List[int], modes: List[str], tmp: str) 
 
 
 def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: str, key: str,
-                 max_seconds: float) -> Dict:
-    name = "{}_{}".format(key.replace("/", "_").replace("+", "_"), int(time.time()))
+                 max_seconds: float, gpus: int = 1) -> Dict:
+    name = "{}_{}".format("".join(c if c.isalnum() or c in "-." else "_" for c in key), int(time.time()))
     log = os.path.join(tmp, name + ".log")
     if system == "brax_ppo":
         out = os.path.join(tmp, name + ".json")
@@ -151,13 +155,18 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
     else:
         script = "ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py"
         out = os.path.join(a.runs_root, "runs", name, "summary.json")
-        cmd = [sys.executable, os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num),
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(gpus)]
+        cmd = (launcher if gpus > 1 else [sys.executable]) + [
+               os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num),
                "--seed", str(seed), "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap),
                "--eval-env-num", str(a.eval_envs), "--eval-times", str(a.eval_envs)]
-    result = run_process(cmd + extra, log, max_seconds, fresh_cache_env(tmp),
-                         cwd=ROOT if system == "brax_ppo" else a.runs_root)
+    env = fresh_cache_env(tmp)
+    visible = env.get("CUDA_VISIBLE_DEVICES")  # the run gets the first `gpus` GPUs of those visible
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(visible.split(",")[:gpus]) if visible else ",".join(map(str, range(gpus)))
+    result = run_process(cmd + extra, log, max_seconds, env, cwd=ROOT if system == "brax_ppo" else a.runs_root,
+                         gpu_index=int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) if a.device != "cpu" else 0)
     row = {"key": key, "part": "train", "system": system, "task": task, "seed": seed, "flags": extra,
-           "args": cmd[1:] + extra, "provenance": PROVENANCE}
+           "args": cmd[1:] + extra, "provenance": PROVENANCE, "gpus": gpus}
     row.update(result)
     if not os.path.isfile(out):
         print("{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"],
@@ -179,6 +188,8 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         row["env_num"] = summary["settings"]["num_envs"]
     else:
         row.update(steady_sps=summary.get("steady_sps"), env_num=summary["env_num"], steps=summary["steps"],
+                   world_size=summary.get("world_size", 1), rank_checksums=summary.get("rank_checksums"),
+                   torch_peak_gib=summary.get("torch_peak_memory_gib"),
                    rollout_sps=summary.get("steady_rollout_sps"), update_seconds=summary.get("steady_update_seconds"))
     print("{} {} seed {}: {} evals, last {}, steady {} steps/s, peak {} MiB".format(
         system, task, seed, len(row["evals"]), row["evals"][-1] if row["evals"] else None, row["steady_sps"],
@@ -294,6 +305,7 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                     mean_std([r.get("peak_gpu_mib") for r in group])))
         lines.append("")
         lines += ratio_lines(train, levers, ceiling_sps)
+    lines += gpu_lines([r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
     lines += ["## Provenance", "", "Per call and host: the code's commit, whether its tree had uncommitted changes, "
               "the package versions, and whether this was recorded at run time or backfilled later.", "",
               "| call | host | commit | uncommitted changes | versions | recorded |",
@@ -312,7 +324,36 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
             "; memory by " + r["memory_method"] if r.get("memory_method") else "")))
     with open(path_md, "w") as f:
         f.write("\n".join(lines) + "\n")
-    draw_plots(train, ceiling, plot_dir)
+    draw_plots(train, ceiling, plot_dir, [r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
+
+
+def gpu_lines(gpus: List[Dict]) -> List[str]:
+    """The gpus part: each run against the one-GPU run of its task, system and call (one machine, side by side)."""
+    if not gpus:
+        return []
+    lines = ["## Several GPUs (torchrun, one process per GPU)", "",
+             "Envs per GPU as given; steps and steps/s count every GPU. Each ratio is against the one-GPU run of the "
+             "same call on the same host. Evaluation as above, by rank 0 alone (the other ranks wait for it).", "",
+             "| task | system | GPUs | envs (total) | flags | host, call | steady steps/s | x 1 GPU | seconds to target "
+             "| x 1 GPU (time) | return at budget | steps | peak MiB (first GPU) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in sorted(gpus, key=lambda r: (r["task"], r["system"], r.get("call", ""), r["gpus"])):
+        one = next((o for o in gpus if (o["task"], o["system"], o.get("call"), host_of(o), o.get("env_num"), o["flags"],
+                                         o["gpus"]) == (r["task"], r["system"], r.get("call"), host_of(r),
+                                                        r.get("env_num"), r["flags"], 1)), None)
+        target = TARGETS.get(r["task"].lower())
+        t, t1 = seconds_to(r["evals"], target) if target else None, seconds_to(one["evals"], target) if (
+            target and one) else None
+        sps, sps1 = r.get("steady_sps"), one.get("steady_sps") if one else None
+        lines.append("| {} | {} | {} | {} ({}) | {} | {}, {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            r["task"], r["system"], r["gpus"], r.get("env_num"), (r.get("env_num") or 0) * r["gpus"],
+            " ".join(r["flags"]) or "-", host_of(r),
+            r.get("call", "-"), fmt(sps, "{:,.0f}"), fmt(sps / sps1 if sps and sps1 else None, "{:.2f}"),
+            "{} (target {:.0f})".format(fmt(t), target) if target else "-", fmt(t / t1 if t and t1 else None, "{:.2f}"),
+            ("{:.0f}".format(r["evals"][-1][2]) if r["evals"] else "-") + ("" if r.get("status") == "completed" else
+                                                                          " ({})".format(r.get("status"))),
+            "{:.1f}M".format(r["steps"] / 1e6), fmt(r.get("peak_gpu_mib"))))
+    return lines + [""]
 
 
 def time_ratio(ours: Dict, brax: Dict, target: float) -> Optional[str]:
@@ -392,7 +433,7 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
     return lines + [""]
 
 
-def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str) -> None:
+def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List[Dict] = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -418,7 +459,7 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str) -> None:
         fig.tight_layout()
         fig.savefig(os.path.join(plot_dir, "learning_curves.png"), dpi=110)
         plt.close(fig)
-    if ceiling:
+    if ceiling or gpus:
         fig, ax = plt.subplots(figsize=(9, 4.5))
         names = {"jit": "jitted loop", "torch": "torch in the loop", "adapter": "isaac_env adapter",
                  "policy": "adapter, trained policy"}
@@ -437,12 +478,36 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str) -> None:
             ax.scatter([r["env_num"] for r in ours], [r["steady_sps"] for r in ours], marker="*", s=90,
                        color="black", zorder=3, label="ppo_isaac.py training, {} (steady)".format(
                            "/".join(sorted({r["task"] for r in ours}))))
+        several = [r for r in gpus if r["system"] == "ppo_isaac" and r.get("steady_sps") and r["gpus"] > 1]
+        for n in sorted({r["gpus"] for r in several}):  # all GPUs' envs and steps together
+            pts = [r for r in several if r["gpus"] == n]
+            ax.scatter([r["env_num"] * n for r in pts], [r["steady_sps"] for r in pts], marker="${}$".format(n), s=90,
+                       color="black", zorder=3, label="ppo_isaac.py on {} GPUs (total envs, steady)".format(n))
         ax.set(xscale="log", yscale="log", xlabel="parallel envs", ylabel="env steps per second",
                title="Simulator steps/s against env count")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         fig.savefig(os.path.join(plot_dir, "scaling.png"), dpi=110)
+        plt.close(fig)
+    gpu_tasks = sorted({r["task"] for r in gpus if r["evals"]})
+    if gpu_tasks:  # return against wall-clock by GPU count, one panel per task (and script)
+        panels = sorted({(r["task"], r["system"]) for r in gpus if r["evals"]})
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+        for ax, (task, system) in zip(axes[0], panels):
+            for r in sorted((r for r in gpus if (r["task"], r["system"]) == (task, system) and r["evals"]),
+                            key=lambda r: r["gpus"]):
+                ax.plot([e[0] for e in r["evals"]], [e[2] for e in r["evals"]], marker=".", alpha=0.8,
+                        label="{} GPU{} ({})".format(r["gpus"], "s" if r["gpus"] > 1 else "", host_of(r)))
+            if task.lower() in TARGETS:
+                ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
+            ax.set(title="{} {}, {} envs per GPU".format(task, system, r["env_num"]), ylabel="evaluation return",
+                   xlabel="wall-clock seconds from process start")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(plot_dir, "gpus.png"), dpi=110)
         plt.close(fig)
 
 
@@ -465,7 +530,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--parts", nargs="+", default=["ceiling", "scaling", "levers", "ppo", "sac", "brax"],
-                        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax"])
+                        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax", "gpus"])
     parser.add_argument("--tasks", nargs="+", default=["Ant", "Humanoid"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--env-num", type=int, default=4096, help="envs for ceiling, ppo and sac")
@@ -476,6 +541,11 @@ def main() -> None:
     parser.add_argument("--sac-seconds", type=float, default=300.0, help="wall-clock cap of each SAC run")
     parser.add_argument("--brax-seconds", type=float, default=1200.0, help="wall-clock cap of each Brax PPO run")
     parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    parser.add_argument("--gpu-counts", type=int, nargs="+", default=[1, 2], help="GPU counts of the gpus part")
+    parser.add_argument("--call", default=None, help="this invocation's label (default: its start, to the minute); "
+                        "runners side by side on one machine share one, so that their rows are compared")
+    parser.add_argument("--gpu-systems", nargs="+", default=["ppo"], choices=["ppo", "sac"],
+                        help="scripts of the gpus part (its first --seeds seed)")
     parser.add_argument("--levers-timesteps", type=int, default=8_000_000)
     parser.add_argument("--eval-gap", type=float, default=15.0, help="seconds between our scripts' evaluations")
     parser.add_argument("--eval-envs", type=int, default=128,
@@ -529,7 +599,7 @@ def main() -> None:
         os.replace(path + ".tmp", path)
         report(results, os.path.join(a.out, name + ".md"), plot_dir)
 
-    call, host = datetime.datetime.now().strftime("%Y-%m-%dT%H:%M"), socket.gethostname()
+    call, host = a.call or datetime.datetime.now().strftime("%Y-%m-%dT%H:%M"), socket.gethostname()
     for other in a.merge:
         with open(other) as f:
             piece = json.load(f)
@@ -542,6 +612,7 @@ def main() -> None:
         print("wrote {}".format(os.path.join(a.out, name + ".md")))
         return
     tmp = tempfile.mkdtemp(prefix="bench_")
+    os.makedirs(a.runs_root, exist_ok=True)
     budget = ["--total-timesteps", str(a.total_timesteps)] if a.total_timesteps else []
     budget += ["--episode-length", str(a.episode_length)] if a.episode_length else []  # (not for Brax PPO)
     try:
@@ -552,6 +623,15 @@ def main() -> None:
             elif part == "scaling":
                 jobs.append(lambda: ceiling_rows(a, a.tasks[0], [n for n in a.scaling_env_nums if n != a.env_num],
                                                  [m for m in a.ceiling_modes if m in ("jit", "torch")], tmp))
+            elif part == "gpus":
+                for system in a.gpu_systems:
+                    script = {"ppo": "ppo_isaac", "sac": "sac_isaac"}[system]
+                    flags = (a.ppo_flags if system == "ppo" else a.sac_flags).split() + budget
+                    cap = a.sac_seconds if system == "sac" else a.max_seconds
+                    jobs += [lambda script=script, task=task, n=n, flags=flags, cap=cap: [dict(training_row(
+                        a, script, task, a.seeds[0], flags, tmp, "gpus/{}/{}/{}x{}{}".format(
+                            script, task, n, a.env_num, "".join(" " + f for f in flags)), cap, gpus=n),
+                        part="gpus")] for task in a.tasks for n in a.gpu_counts]
             elif part == "levers":
                 for label in a.levers:
                     if a.device == "cpu" and LEVERS[label]:

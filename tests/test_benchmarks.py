@@ -153,3 +153,23 @@ def test_report_never_calls_a_stopped_run_final(tmp_path):
     assert "seed 0 on gpu-1: < 0.67 (100 s / not reached by 150 s, its run stopped)" in md
     assert "not measured: a run stopped before its budget" in md
     assert "stopped: last 900 at 150 s" in md
+
+
+def test_report_compares_gpu_counts_within_one_call(tmp_path):
+    def gpu_row(n, evals, sps, call="2026-01-01T10:00", host="gpu-1"):
+        r = row("ppo_isaac", 0, evals, steady_sps=sps, host=host, call=call)
+        r.update(key="gpus/ppo_isaac/Ant/{}@{}".format(n, host), part="gpus", gpus=n, env_num=4096,
+                 peak_gpu_mib=2048.0)
+        return r
+
+    rows = [gpu_row(1, [[100, 2, 3100], [150, 50_000_000, 4500]], 800_000.0),
+            gpu_row(2, [[60, 2, 3050], [90, 50_000_000, 4100]], 1_520_000.0),
+            gpu_row(2, [[10, 2, 3050]], 3_000_000.0, call="2026-01-02T10:00")]  # another call: no 1-GPU run to pair
+    rows[2]["key"] += "-another-call"
+    md = render(tmp_path, rows)
+    assert "## Several GPUs (torchrun, one process per GPU)" in md
+    assert "| Ant | ppo_isaac | 2 | 4096 (8192) | - | gpu-1, 2026-01-01T10:00 | 1,520,000 | 1.90 | 60 (target 3000) |" \
+        " 0.60 | 4100 | 50.0M | 2048 |" in md
+    assert "| 2 | 4096 (8192) | - | gpu-1, 2026-01-02T10:00 | 3,000,000 | - | 10 (target 3000) | - |" in md
+    with open(os.path.join(str(tmp_path), "gpus.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Multi-GPU measurements on one machine of 4 GPUs: ppo_isaac.py --cudagraphs on 1, 2 and 4 GPUs at 4096 envs per GPU
+# (Ant, then Humanoid, to their full step budgets), and one GPU at 8192 envs (RECIPES). Runs on disjoint GPUs go side by
+# side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
+# shares its label, and each GPU count is compared with the one-GPU run of the same call.
+#
+#   bash benchmarks/gpus.sh OUT_DIR [ppo|sac|recipes]...   (default: ppo)
+#
+# ppo: the grid above; beside each task's 1- and 2-GPU runs, GPU 3 runs Ant at 8192 envs with one of RECIPES.
+# sac: sac_isaac.py Humanoid on 1 and 2 GPUs side by side (--sac-seconds each).
+# recipes: Ant on 2 GPUs with a larger-batch recipe (RECIPES below) beside the same on 1 GPU at 8192 envs.
+# Writes OUT_DIR/<piece>.json (one per runner) and the logs; merge them with
+#   python benchmarks/run.py --merge OUT_DIR/*.json --report-only --name NAME
+set -u
+out=${1:?usage: benchmarks/gpus.sh OUT_DIR [ppo|sac|recipes]...}
+shift
+parts=${*:-ppo}
+call=$(date +%Y-%m-%dT%H:%M)
+mkdir -p "$out"
+# NVLink multicast off in every process: the shared multi-GPU machines here must not use it
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 PYTHONUNBUFFERED=1
+RECIPES=${RECIPES:-"--minibatches 4|--horizon 8"}  # '|'-separated extra ppo_isaac.py flags
+TASKS=${TASKS:-"Ant Humanoid"}  # (a dry run on a CPU: TASKS=Pendulum EXTRA="--device cpu --env-num 8 ...")
+EXTRA=${EXTRA:-}
+
+bench() {  # GPUS PIECE RUN.PY-ARGS...: one runner on the listed GPUs
+  local gpus=$1 piece=$2
+  shift 2
+  CUDA_VISIBLE_DEVICES=$gpus python3 benchmarks/run.py --parts gpus --seeds 0 --call "$call" --out "$out" \
+    --runs-root "/tmp/gpus-runs/$piece" --name "$piece" --max-seconds 300 $EXTRA "$@" > "$out/$piece.log" 2>&1
+  echo "$piece: exit $? ($(date +%T))"
+}
+
+for part in $parts; do
+  case $part in
+  ppo)
+    IFS='|' read -r -a recipes <<< "$RECIPES"
+    i=0
+    for task in $TASKS; do
+      bench 0 "$task-1gpu" --tasks $task --gpu-counts 1 &
+      bench 1,2 "$task-2gpu" --tasks $task --gpu-counts 2 &
+      if [ $i -lt ${#recipes[@]} ]; then  # meanwhile on GPU 3: the first task at 8192 envs, a larger-batch recipe
+        bench 3 "recipe$i-1gpu-8192" --tasks ${TASKS%% *} --gpu-counts 1 --env-num 8192 \
+          "--ppo-flags=--cudagraphs ${recipes[$i]}" &
+      fi
+      i=$((i + 1))
+      wait
+      bench 0,1,2,3 "$task-4gpu" --tasks $task --gpu-counts 4
+    done
+    ;;
+  sac)
+    bench 0 sac-1gpu --tasks Humanoid --gpu-systems sac --gpu-counts 1 &
+    bench 1,2 sac-2gpu --tasks Humanoid --gpu-systems sac --gpu-counts 2 &
+    wait
+    ;;
+  recipes)
+    IFS='|' read -r -a recipes <<< "$RECIPES"
+    for i in "${!recipes[@]}"; do
+      flags="--cudagraphs ${recipes[$i]}"
+      bench 0,1 "recipe$i-2gpu" --tasks ${TASKS%% *} --gpu-counts 2 "--ppo-flags=$flags" &
+      bench 2 "recipe$i-1gpu-8192" --tasks ${TASKS%% *} --gpu-counts 1 --env-num 8192 "--ppo-flags=$flags" &
+      wait
+    done
+    ;;
+  *)
+    echo "unknown part $part" >&2
+    exit 2
+    ;;
+  esac
+done
