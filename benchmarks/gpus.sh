@@ -4,8 +4,10 @@
 # side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
 # shares its label, and each GPU count is compared with the one-GPU run of the same call.
 #
-#   bash benchmarks/gpus.sh OUT_DIR [ppo|sac|recipes]...   (default: ppo)
+#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes]...   (default: check ppo)
 #
+# check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
+# else runs, so that a broken multi-GPU path costs a minute of a GPU machine, not the whole grid.
 # ppo: the grid above; beside each task's 1- and 2-GPU runs, GPU 3 runs Ant at 8192 envs with one of RECIPES.
 # sac: sac_isaac.py Humanoid on 1 and 2 GPUs side by side (--sac-seconds each).
 # recipes: Ant on 2 GPUs with a larger-batch recipe (RECIPES below) beside the same on 1 GPU at 8192 envs.
@@ -14,7 +16,7 @@
 set -u
 out=${1:?usage: benchmarks/gpus.sh OUT_DIR [ppo|sac|recipes]...}
 shift
-parts=${*:-ppo}
+parts=${*:-check ppo}
 call=$(date +%Y-%m-%dT%H:%M)
 mkdir -p "$out"
 # NVLink multicast off in every process: the shared multi-GPU machines here must not use it
@@ -33,6 +35,18 @@ bench() {  # GPUS PIECE RUN.PY-ARGS...: one runner on the listed GPUs
 
 for part in $parts; do
   case $part in
+  check)
+    bench 0,1 check-ppo --tasks ${TASKS%% *} --gpu-counts 2 --total-timesteps 3000000 &
+    bench 2,3 check-sac --tasks ${TASKS%% *} --gpu-counts 2 --gpu-systems sac --total-timesteps 300000 &
+    wait
+    for piece in check-ppo check-sac; do
+      if ! grep -q '"status": "completed"' "$out/$piece.json" 2>/dev/null; then
+        echo "$piece failed:"
+        tail -c 4000 "$out"/logs/*"${piece#check-}"_isaac_*2x* 2>/dev/null || tail -40 "$out/$piece.log"
+        exit 1
+      fi
+    done
+    ;;
   ppo)
     IFS='|' read -r -a recipes <<< "$RECIPES"
     i=0
