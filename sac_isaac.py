@@ -78,7 +78,7 @@ class Args:
     horizon: Optional[int] = None
     """env steps per iteration; each iteration ends with one host sync for the logs and the NaN guard"""
     learning_starts: Optional[int] = None
-    """env steps per env of uniformly random actions before learning starts"""
+    """env steps per env before learning starts: uniformly random actions (after --resume, the policy's: refill)"""
     learning_rate: Optional[float] = None
     """Adam learning rate of actor, critics and temperature"""
     gamma: Optional[float] = None
@@ -329,7 +329,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             rollout_marks.append((step_start, run.mark()))
 
             # --- updates: updates_per_step gradient steps on batches drawn from every env's ring
-            if env_steps > random_steps and buffer.size >= args.n_step:
+            if env_steps > random_steps and buffer.size >= max(args.n_step, args.learning_starts):
                 for _ in range(args.updates_per_step):
                     loss_sums += update()
                 updates += args.updates_per_step

@@ -177,6 +177,14 @@ def test_sac_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert s["steps"] == 1280 and s["env_num"] == 16 and len(s["evals"]) == 2 and s["evals"][0][1] == 640
     resumed = torch.load(path, weights_only=True)
     assert not torch.equal(resumed["critic"]["q1.0.weight"], state["critic"]["q1.0.weight"])
+    # The replay rings are not saved: after a resume, learning waits again until they hold --learning-starts steps
+    # per env (here 9, more than the one iteration of 8 steps this run adds), so the critics do not change.
+    third = run_ppo("--resume", path, "--total-timesteps", 16 * 88, "--learning-starts", 9, cwd=tmp_path,
+                    script="sac_isaac.py")
+    assert third.returncode == 0, third.stderr
+    waited = torch.load(path, weights_only=True)
+    assert waited["global_step"] == 16 * 88
+    assert torch.equal(waited["critic"]["q1.0.weight"], resumed["critic"]["q1.0.weight"])
     evaluation = run_ppo("--checkpoint", path, "--eval-only", "--eval-times", 2, cwd=tmp_path, script="sac_isaac.py")
     assert evaluation.returncode == 0, evaluation.stderr
     assert json.loads(evaluation.stdout.strip().splitlines()[-1])["episodes"] == 2
