@@ -38,15 +38,16 @@ def assert_ranks_agree(s, ranks=2):
 
 
 def test_ppo_on_two_ranks_learns_with_identical_weights_and_one_output(tmp_path):
-    # The CPU demo split over two ranks: 2 x 32 envs, the same 64 envs and 300k steps in all as the single-process
-    # test (tests/test_cli.py), and the same bar, which a random policy misses by far.
+    # The CPU demo split over two ranks: 2 x 32 envs, the same 64 envs in all as the single-process test
+    # (tests/test_cli.py), two thirds of its steps, and the same bar, which a random policy misses by far.
     result = subprocess.run(torchrun_command(os.path.join(ROOT, "ppo_isaac.py"), "--env-name", "Pendulum",
-                                             "--env-num", 32, "--device", "cpu", "--run-name", "learn"),
+                                             "--env-num", 32, "--device", "cpu", "--run-name", "learn",
+                                             "--total-timesteps", 200_000),
                             cwd=str(tmp_path), env=run_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     s = summary(tmp_path / "runs" / "learn")
     assert_ranks_agree(s)
-    assert s["status"] == "completed" and s["steps"] >= 300_000 and s["env_num"] == 32
+    assert s["status"] == "completed" and s["steps"] >= 200_000 and s["env_num"] == 32
     assert s["final_eval_return"] > PENDULUM_THRESHOLD, s
     files = outputs(tmp_path)  # rank 0 alone writes: one folder, one summary, one TensorBoard file
     assert [f for f in files if not f.startswith("learn/events.")] == [
