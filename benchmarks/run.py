@@ -110,8 +110,8 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
 
 
 def fresh_cache_env(tmp: str) -> Dict:
-    """Environment for one run with empty compilation caches (torch inductor, Triton, JAX). NVLink multicast stays off
-    (NCCL's NVLS and its kin): the multi-GPU machines here are shared, and it is not needed for a gradient all-reduce."""
+    """Environment for one run with empty compilation caches (torch inductor, Triton, JAX). NVLink multicast stays
+    off (NCCL's NVLS and its kin): the multi-GPU machines here are shared, and a gradient all-reduce needs none."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_PYTHON_CLIENT_PREALLOCATE="false", NCCL_NVLS_ENABLE="0",
                TORCH_SYMM_MEM_DISABLE_MULTICAST="1", NVSHMEM_DISABLE_NVLS="1")
     cache = tempfile.mkdtemp(dir=tmp)
@@ -334,8 +334,8 @@ def gpu_lines(gpus: List[Dict]) -> List[str]:
     lines = ["## Several GPUs (torchrun, one process per GPU)", "",
              "Envs per GPU as given; steps and steps/s count every GPU. Each ratio is against the one-GPU run of the "
              "same call on the same host. Evaluation as above, by rank 0 alone (the other ranks wait for it).", "",
-             "| task | system | GPUs | envs (total) | flags | host, call | steady steps/s | x 1 GPU | seconds to target "
-             "| x 1 GPU (time) | return at budget | steps | peak MiB (first GPU) |",
+             "| task | system | GPUs | envs (total) | flags | host, call | steady steps/s | x 1 GPU "
+             "| seconds to target | x 1 GPU (time) | return at budget | steps | peak MiB (first GPU) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted(gpus, key=lambda r: (r["task"], r["system"], r.get("call", ""), r["gpus"])):
         one = next((o for o in gpus if (o["task"], o["system"], o.get("call"), host_of(o), o.get("env_num"), o["flags"],
@@ -440,25 +440,14 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
     import matplotlib.pyplot as plt
 
     colors = {"ppo_isaac": "tab:blue", "sac_isaac": "tab:green", "brax_ppo": "tab:red"}
-    tasks = sorted({r["task"] for r in train})
-    if tasks:
-        fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False)
-        for ax, task in zip(axes[0], tasks):
-            labelled = set()
-            for r in sorted((r for r in train if r["task"] == task and r["evals"]), key=lambda r: r["system"]):
-                xs, ys = [e[0] for e in r["evals"]], [e[2] for e in r["evals"]]
-                label = r["system"] if r["system"] not in labelled else None
-                labelled.add(r["system"])
-                ax.plot(xs, ys, marker=".", color=colors.get(r["system"]), label=label, alpha=0.8)
-            if task.lower() in TARGETS:
-                ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
-            ax.set(title="{} (one line per run)".format(task), xlabel="wall-clock seconds from process start",
-                   ylabel="evaluation return")
-            ax.grid(alpha=0.3)
-            ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(plot_dir, "learning_curves.png"), dpi=110)
-        plt.close(fig)
+    panels = []  # learning curves: one panel per task, one line per run, one legend entry per system
+    for task in sorted({r["task"] for r in train}):
+        runs = sorted((r for r in train if r["task"] == task and r["evals"]), key=lambda r: r["system"])
+        panels.append(("{} (one line per run)".format(task), task, [
+            (r["system"] if all(o["system"] != r["system"] for o in runs[:i]) else None, colors.get(r["system"]),
+             r["evals"]) for i, r in enumerate(runs)]))
+    if panels:
+        return_curves(plt, panels, os.path.join(plot_dir, "learning_curves.png"))
     if ceiling or gpus:
         fig, ax = plt.subplots(figsize=(9, 4.5))
         names = {"jit": "jitted loop", "torch": "torch in the loop", "adapter": "isaac_env adapter",
@@ -491,24 +480,32 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
         fig.tight_layout()
         fig.savefig(os.path.join(plot_dir, "scaling.png"), dpi=110)
         plt.close(fig)
-    gpu_tasks = sorted({r["task"] for r in gpus if r["evals"]})
-    if gpu_tasks:  # return against wall-clock by GPU count, one panel per task (and script)
-        panels = sorted({(r["task"], r["system"]) for r in gpus if r["evals"]})
-        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
-        for ax, (task, system) in zip(axes[0], panels):
-            for r in sorted((r for r in gpus if (r["task"], r["system"]) == (task, system) and r["evals"]),
-                            key=lambda r: r["gpus"]):
-                ax.plot([e[0] for e in r["evals"]], [e[2] for e in r["evals"]], marker=".", alpha=0.8,
-                        label="{} GPU{} ({})".format(r["gpus"], "s" if r["gpus"] > 1 else "", host_of(r)))
-            if task.lower() in TARGETS:
-                ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
-            ax.set(title="{} {}, {} envs per GPU".format(task, system, r["env_num"]), ylabel="evaluation return",
-                   xlabel="wall-clock seconds from process start")
-            ax.grid(alpha=0.3)
-            ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(plot_dir, "gpus.png"), dpi=110)
-        plt.close(fig)
+    panels = []  # by GPU count: one panel per task and script, one line per run
+    for task, system in sorted({(r["task"], r["system"]) for r in gpus if r["evals"]}):
+        runs = sorted((r for r in gpus if (r["task"], r["system"]) == (task, system) and r["evals"]),
+                      key=lambda r: r["gpus"])
+        panels.append(("{} {}".format(task, system), task, [("{} GPU{} x {} envs {} ({})".format(
+            r["gpus"], "s" if r["gpus"] > 1 else "", r["env_num"], " ".join(r["flags"]), host_of(r)), None, r["evals"])
+            for r in runs]))
+    if panels:
+        return_curves(plt, panels, os.path.join(plot_dir, "gpus.png"))
+
+
+def return_curves(plt, panels: List, path: str) -> None:
+    """Evaluation return against wall-clock seconds, one panel per (title, task, [(label, colour, evals)]), each
+    with the task's target dotted."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    for ax, (title, task, curves) in zip(axes[0], panels):
+        for label, color, evals in curves:
+            ax.plot([e[0] for e in evals], [e[2] for e in evals], marker=".", color=color, label=label, alpha=0.8)
+        if task.lower() in TARGETS:
+            ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
+        ax.set(title=title, xlabel="wall-clock seconds from process start", ylabel="evaluation return")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # ---------------------------------------------------------------------------------------------- main
