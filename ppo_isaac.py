@@ -526,9 +526,9 @@ class Run:
         values = sum_over_ranks(torch.cat([values, self.env.ended.sum(1)])).tolist()  # summed over the ranks
         self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
         bad = [n for n, v in zip(names, values) if not (v == self.world_size if n in checks else math.isfinite(v))]
-        if bad and self.rank > 0:
-            sys.exit(1)  # rank 0 says why
-        if bad:
+        if bad:  # on every rank at once: the checks are all ranks'
+            if self.rank > 0:
+                sys.exit(1)  # rank 0 says why
             self.progress.close()
             fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
                 ", ".join(bad), self.iteration, self.global_step, self.run_dir))
