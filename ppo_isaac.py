@@ -18,8 +18,7 @@ from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
 
 import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
-import torch.nn as nn  # noqa: E402
+from torch import distributed as dist, nn  # noqa: E402
 import tyro  # noqa: E402
 from torch.distributions import Normal  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
@@ -182,8 +181,8 @@ class Agent(nn.Module):
         return Normal(mean, self.actor_logstd.exp().expand_as(mean), validate_args=False), mean
 
 class CudaGraph:
-    """`fn` recorded as one CUDA graph after 3 eager warm-up calls on a side stream, then replayed with the call's
-    arguments copied in; it returns the graph's own outputs, overwritten by the next call. No host syncs inside."""
+    """`fn` as one CUDA graph, recorded after 3 eager warm-up calls on a side stream, replayed with the arguments copied
+    in; returns its outputs, overwritten by the next call. No host syncs inside, nor NCCL (may hang: pytorch#115388)"""
 
     def __init__(self, fn, warmup: int = 3):
         self.fn, self.warmup, self.graph = fn, warmup, None
@@ -264,7 +263,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     logp_buf, value_buf, rew_buf = (torch.zeros(T, N, device=device) for _ in range(3))
     term_buf, done_buf, valid_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(3))
 
-    @torch.no_grad()  # --- the two hot functions: the policy at each rollout step, and one minibatch update
+    @torch.no_grad()  # --- the hot functions: the policy at each rollout step; a minibatch's gradients, the step
     def act(obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         norm_obs = agent.normalize_obs(obs)
         pi, _ = agent.policy(norm_obs)
@@ -273,19 +272,20 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         action = pi.rsample()
         return action, pi.log_prob(action).sum(-1), agent.value(norm_obs)
 
-    def update_minibatch(*minibatch: torch.Tensor) -> torch.Tensor:  # returns the LOSS_NAMES values, stacked
+    def gradients(*minibatch: torch.Tensor) -> torch.Tensor:  # into p.grad; returns the LOSS_NAMES values, stacked
         loss, stats = ppo_loss(agent, args, *minibatch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        average_over_ranks([p.grad for p in agent.parameters()] + [stats])  # torchrun: so the ranks stay identical
-        nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
-        optimizer.step()
         return stats
 
-    if args.compile:  # the GPU fast paths wrap those two functions and leave the maths alone: one launch, not hundreds
-        act, update_minibatch = torch.compile(act), torch.compile(update_minibatch)
+    def step() -> None:
+        nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+        optimizer.step()
+
+    if args.compile:  # the GPU fast paths wrap those functions and leave the maths alone: one launch, not hundreds
+        act, gradients, step = torch.compile(act), torch.compile(gradients), torch.compile(step)
     if args.cudagraphs:
-        act, update_minibatch = CudaGraph(act), CudaGraph(update_minibatch)
+        act, gradients, step = CudaGraph(act), CudaGraph(gradients), CudaGraph(step)
 
     # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
     obs = env.reset()
@@ -321,8 +321,9 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         for _ in range(args.repeat_times):
             epoch_kl = torch.zeros((), device=device)
             for idx in torch.randperm(T * N, device=device).split(T * N // args.minibatches):
-                losses = update_minibatch(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns,
-                                                              b_weight)))
+                losses = gradients(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns, b_weight)))
+                average_over_ranks([p.grad for p in agent.parameters()] + [losses])  # torchrun: the ranks' mean
+                step()
                 epoch_kl += losses[LOSS_NAMES.index("approx_kl")]
                 loss_sums += losses
             if args.kl_target > 0:  # rl_games' adaptive schedule, on the device: no sync
@@ -512,9 +513,8 @@ class Run:
         return self.global_step < self.args.total_timesteps and not any(stop)
 
     def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
-        if self.device.type != "cuda":
-            return time.time()
-        return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True))
+        cuda = self.device.type == "cuda"
+        return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True)) if cuda else time.time()
 
     def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
                       checks: Dict[str, torch.Tensor]) -> None:
@@ -607,8 +607,8 @@ class Run:
     def finish(self) -> None:
         """The final evaluation (unless this step has one), checkpoint and summary.json."""
         checksums = [float(sum(t.double().sum() for t in self.tensors()))] * self.world_size  # this rank's weights
-        if self.world_size > 1:  # and every other rank's: all equal, as the ranks stay identical. (No
-            dist.all_gather_object(checksums, checksums[0])  # destroy_process_group: it can hang, torch #115388)
+        if self.world_size > 1:  # and every other rank's: all equal, as the ranks stay identical
+            dist.all_gather_object(checksums, checksums[0])
         if self.rank > 0:
             return
         self.progress.close()
@@ -646,3 +646,5 @@ if __name__ == "__main__":
         main(*parse_args())
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))
+    if dist.is_initialized():  # torchrun: every rank leaves the group (rank 0 once its summary is written)
+        dist.destroy_process_group()

@@ -19,8 +19,7 @@ from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
 
 import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
-import torch.nn as nn  # noqa: E402
+from torch import distributed as dist, nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import tyro  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
@@ -513,9 +512,8 @@ class Run:
         return self.global_step < self.args.total_timesteps and not any(stop)
 
     def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
-        if self.device.type != "cuda":
-            return time.time()
-        return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True))
+        cuda = self.device.type == "cuda"
+        return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True)) if cuda else time.time()
 
     def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
                       checks: Dict[str, torch.Tensor]) -> None:
@@ -608,8 +606,8 @@ class Run:
     def finish(self) -> None:
         """The final evaluation (unless this step has one), checkpoint and summary.json."""
         checksums = [float(sum(t.double().sum() for t in self.tensors()))] * self.world_size  # this rank's weights
-        if self.world_size > 1:  # and every other rank's: all equal, as the ranks stay identical. (No
-            dist.all_gather_object(checksums, checksums[0])  # destroy_process_group: it can hang, torch #115388)
+        if self.world_size > 1:  # and every other rank's: all equal, as the ranks stay identical
+            dist.all_gather_object(checksums, checksums[0])
         if self.rank > 0:
             return
         self.progress.close()
@@ -647,3 +645,5 @@ if __name__ == "__main__":
         main(*parse_args())
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))
+    if dist.is_initialized():  # torchrun: every rank leaves the group (rank 0 once its summary is written)
+        dist.destroy_process_group()

@@ -7,10 +7,12 @@
 #   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes]...   (default: check ppo)
 #
 # check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
-# else runs, so that a broken multi-GPU path costs a minute of a GPU machine, not the whole grid.
+# else runs, so that a broken multi-GPU path costs a minute of a GPU machine, not the whole grid. A check still
+# running after CHECK_SECONDS gets SIGABRT: every Python thread's stack goes to its log (faulthandler), then it ends.
 # ppo: the grid above; beside each task's 1- and 2-GPU runs, GPU 3 runs Ant at 8192 envs with one of RECIPES.
-# sac: sac_isaac.py Humanoid on 1 and 2 GPUs side by side (--sac-seconds each).
-# recipes: Ant on 2 GPUs with a larger-batch recipe (RECIPES below) beside the same on 1 GPU at 8192 envs.
+# sac: sac_isaac.py Humanoid on 1 and 2 GPUs side by side (SAC_SECONDS each), then on 4 GPUs (SAC4_SECONDS).
+# recipes: Ant on 2 GPUs with each of RECIPES beside the same on 1 GPU at 8192 envs (and, the first time, beside
+# the one-GPU run at 4096 envs with the default recipe, which the ratios of the call are taken against).
 # Writes OUT_DIR/<piece>.json (one per runner) and the logs; merge them with
 #   python benchmarks/run.py --merge OUT_DIR/*.json --report-only --name NAME
 set -u
@@ -21,6 +23,8 @@ call=$(date +%Y-%m-%dT%H:%M)
 mkdir -p "$out"
 # NVLink multicast off in every process: the shared multi-GPU machines here must not use it
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 PYTHONUNBUFFERED=1
+export PYTHONFAULTHANDLER=1 NCCL_DEBUG=${NCCL_DEBUG:-WARN}  # a hang or a crash shows where, in the run's log
+CHECK_SECONDS=${CHECK_SECONDS:-200} SAC_SECONDS=${SAC_SECONDS:-240} SAC4_SECONDS=${SAC4_SECONDS:-120}
 RECIPES=${RECIPES:-"--minibatches 4|--horizon 8"}  # '|'-separated extra ppo_isaac.py flags
 TASKS=${TASKS:-"Ant Humanoid"}  # (a dry run on a CPU: TASKS=Pendulum EXTRA="--device cpu --env-num 8 ...")
 EXTRA=${EXTRA:-}
@@ -37,8 +41,13 @@ for part in $parts; do
   case $part in
   check)
     bench 0,1 check-ppo --tasks ${TASKS%% *} --gpu-counts 2 --total-timesteps 3000000 &
+    runs="$!"
     bench 2,3 check-sac --tasks ${TASKS%% *} --gpu-counts 2 --gpu-systems sac --total-timesteps 300000 &
-    wait
+    runs="$runs $!"
+    (sleep "$CHECK_SECONDS"; pkill -ABRT -f '_isaac\.py') &
+    dog=$!
+    wait $runs
+    kill $dog 2>/dev/null
     for piece in check-ppo check-sac; do
       if ! grep -q '"status": "completed"' "$out/$piece.json" 2>/dev/null; then
         echo "$piece failed:"
@@ -63,9 +72,10 @@ for part in $parts; do
     done
     ;;
   sac)
-    bench 0 sac-1gpu --tasks Humanoid --gpu-systems sac --gpu-counts 1 &
-    bench 1,2 sac-2gpu --tasks Humanoid --gpu-systems sac --gpu-counts 2 &
+    bench 0 sac-1gpu --tasks Humanoid --gpu-systems sac --gpu-counts 1 --sac-seconds "$SAC_SECONDS" &
+    bench 1,2 sac-2gpu --tasks Humanoid --gpu-systems sac --gpu-counts 2 --sac-seconds "$SAC_SECONDS" &
     wait
+    bench 0,1,2,3 sac-4gpu --tasks Humanoid --gpu-systems sac --gpu-counts 4 --sac-seconds "$SAC4_SECONDS"
     ;;
   recipes)
     IFS='|' read -r -a recipes <<< "$RECIPES"
@@ -73,6 +83,9 @@ for part in $parts; do
       flags="--cudagraphs ${recipes[$i]}"
       bench 0,1 "recipe$i-2gpu" --tasks ${TASKS%% *} --gpu-counts 2 "--ppo-flags=$flags" &
       bench 2 "recipe$i-1gpu-8192" --tasks ${TASKS%% *} --gpu-counts 1 --env-num 8192 "--ppo-flags=$flags" &
+      if [ "$i" = 0 ]; then
+        bench 3 "recipes-1gpu" --tasks ${TASKS%% *} --gpu-counts 1 &
+      fi
       wait
     done
     ;;
