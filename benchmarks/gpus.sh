@@ -63,7 +63,7 @@ for part in $parts; do
       bench 0 "$task-1gpu" --tasks $task --gpu-counts 1 &
       bench 1,2 "$task-2gpu" --tasks $task --gpu-counts 2 &
       if [ $i -lt ${#recipes[@]} ]; then  # meanwhile on GPU 3: the first task at 8192 envs, a larger-batch recipe
-        bench 3 "recipe$i-1gpu-8192" --tasks ${TASKS%% *} --gpu-counts 1 --env-num 8192 \
+        bench 3 "ppo-recipe$i-1gpu-8192" --tasks ${TASKS%% *} --gpu-counts 1 --env-num 8192 \
           "--ppo-flags=--cudagraphs ${recipes[$i]}" &
       fi
       i=$((i + 1))
