@@ -114,7 +114,7 @@ class Args:
     cudagraphs: bool = False
     """GPU fast path: replay the rollout's policy step and each minibatch update as CUDA graphs (same maths)"""
     compile: bool = False
-    """GPU fast path: also torch.compile those two functions (compiles ~1 min at start; no gain seen on Ant)"""
+    """GPU fast path: also torch.compile those functions (compiles ~1 min at start; no gain seen on Ant)"""
 
 def check_args(args: Args) -> None:  # PPO's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "horizon", "minibatches", "repeat_times"):
