@@ -94,8 +94,10 @@ class Args:
     """gradient clipping by global norm (0 disables)"""
     bf16: bool = False
     """run the networks under bfloat16 autocast (GPU)"""
+    cudagraphs: bool = False
+    """GPU fast path: replay the acting step and each update's pieces as CUDA graphs (same maths)"""
     compile: bool = False
-    """torch.compile the update (compiles for a minute first; pays off in long GPU runs)"""
+    """torch.compile the acting step and the update (compiles for a minute first; pays off in long GPU runs)"""
     target_return: Optional[float] = None
     """stop once an evaluation reaches this return"""
     eval_gap: float = 256.0
@@ -206,6 +208,7 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, num_envs: int, obs_dim: int, act_dim: int, device: torch.device):
         self.capacity, self.num_envs, self.pos, self.size = capacity, num_envs, 0, 0
+        self.cursor = torch.zeros(2, dtype=torch.long, device=device)  # [pos, size]
         self.obs, self.next_obs = (torch.zeros(capacity, num_envs, obs_dim, device=device) for _ in range(2))
         self.actions = torch.zeros(capacity, num_envs, act_dim, device=device)
         self.rewards = torch.zeros(capacity, num_envs, device=device)
@@ -217,13 +220,15 @@ class ReplayBuffer:
         self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i] = obs, actions, rewards, next_obs
         self.terminated[i], self.dones[i], self.valid[i] = terminated, dones, valid
         self.pos, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
+        pos, size = self.cursor + 1  # the same on the device, where CUDA graphs read them
+        self.cursor.copy_(torch.stack([pos % self.capacity, size.clamp_max(self.capacity)]))
 
     def sample(self, batch_size: int, n_step: int, gamma: float):
         """(obs, actions, n-step reward sum, next_obs, bootstrap discount, weight): the target is
         sum + discount * V(next_obs), where discount = gamma^m, or 0 if the m-th transition terminated."""
-        device = self.rewards.device
-        oldest = (self.pos - self.size) % self.capacity  # below: starts whose n-1 successors are written, any env
-        start = oldest + torch.randint(0, self.size - n_step + 1, (batch_size,), device=device)
+        device, (pos, size) = self.rewards.device, self.cursor
+        oldest = (pos - size) % self.capacity  # below: starts whose n-1 successors are written, any env
+        start = oldest + (torch.rand(batch_size, device=device) * (size - n_step + 1)).long()
         env = torch.randint(0, self.num_envs, (batch_size,), device=device)
         first = start % self.capacity
         reward_sum, discount = torch.zeros(batch_size, device=device), torch.ones(batch_size, device=device)
@@ -238,6 +243,31 @@ class ReplayBuffer:
         return (self.obs[first, env], self.actions[first, env], reward_sum, self.next_obs[last, env], discount,
                 self.valid[first, env].float())
 
+class CudaGraph:
+    """`fn` as one CUDA graph, recorded after 3 eager warm-up calls on a side stream, replayed with the arguments copied
+    in; returns its outputs, overwritten by the next call. No host syncs inside, nor NCCL (may hang: pytorch#115388)"""
+
+    def __init__(self, fn, warmup: int = 3):
+        self.fn, self.warmup, self.graph = fn, warmup, None
+
+    def __call__(self, *args: torch.Tensor):
+        if self.warmup > 0:
+            self.warmup -= 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.fn(*args)
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        if self.graph is None:
+            self.inputs, self.graph = [a.clone() for a in args], torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):  # NCCL's watchdog thread may poll
+                self.outputs = self.fn(*self.inputs)
+        for static, a in zip(self.inputs, args):
+            static.copy_(a)
+        self.graph.replay()
+        return self.outputs
+
 # ---------------------------------------------------------------------------------------------- main
 LOSS_NAMES = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "q_value", "entropy")
 
@@ -245,6 +275,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs, and a separate copy for deterministic evaluation
     env, eval_env = make_envs(args, ckpt)
     device = env.device
+    if args.cudagraphs and device.type != "cuda":
+        fail("--cudagraphs is a GPU fast path; device {} is not a GPU".format(device))
 
     # --- agent: actor (with the observation normaliser), twin critics and their target, entropy temperature
     actor = Actor(env.obs_dim, env.act_dim, args.net_dim).to(device)
@@ -253,19 +285,27 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     log_alpha = torch.tensor(math.log(args.init_alpha), device=device, requires_grad=True)
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)
-    alpha_opt = torch.optim.Adam([log_alpha], lr=args.learning_rate)
+    alpha_opt = torch.optim.Adam([log_alpha], lr=args.learning_rate, fused=True)
     parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha, actor_opt=actor_opt,
                  critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
     run = Run(args, env, eval_env, ckpt, parts, policy=lambda obs: actor.deterministic(actor.normalize_obs(obs)))
     if args.eval_only:
         return run.print_evaluation()
+    for optimizer in (actor_opt, critic_opt, alpha_opt):  # CUDA graphs: optimisers that keep their state on the GPU
+        optimizer.param_groups[0]["capturable"] = args.cudagraphs
     target_entropy = -args.target_entropy_scale * env.act_dim  # (the replay buffer is not saved in checkpoints)
     buffer = ReplayBuffer(args.buffer_size // args.env_num, env.num_envs, env.obs_dim, env.act_dim, device)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
+    # (no autocast weight cache: it would free, between replays, the casts a CUDA graph captured)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16, cache_enabled=False)
     online_params, target_params = list(critic.parameters()), list(critic_target.parameters())
 
-    # --- update: critics on n-step targets, then actor, then temperature, then a soft target update
-    def update() -> torch.Tensor:  # returns the LOSS_NAMES values, stacked
+    @torch.no_grad()  # --- the hot functions: the policy at each env step, and an update's three pieces
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        with autocast:
+            return actor(actor.normalize_obs(obs))[0]
+
+    # update: the critics on n-step targets; then the actor and temperature; then a soft target update
+    def critic_gradients() -> Tuple[torch.Tensor, torch.Tensor]:  # into p.grad; the batch, [critic_loss, q_value]
         obs, actions, reward_sum, next_obs, discount, weight = buffer.sample(args.batch_size, args.n_step, args.gamma)
         obs, next_obs = actor.normalize_obs(obs), actor.normalize_obs(next_obs)
         alpha = log_alpha.exp().detach()
@@ -279,10 +319,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             critic_loss = (weight * ((q1 - target) ** 2 + (q2 - target) ** 2)).sum() / weight.sum().clamp_min(1.0)
         critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
-        average_over_ranks([p.grad for p in critic.parameters()])  # torchrun: so the ranks stay identical
+        return obs, torch.stack([critic_loss, 0.5 * (q1 + q2).mean()]).detach()
+
+    def actor_gradients(obs: torch.Tensor) -> torch.Tensor:  # the critics' step; [actor, alpha loss, alpha, entropy]
         if args.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(critic.parameters(), args.max_grad_norm)
         critic_opt.step()
+        alpha = log_alpha.exp().detach()
         with autocast:
             new_actions, log_prob = actor(obs)
             actor_loss = (alpha * log_prob - torch.min(*critic(obs, new_actions))).mean()
@@ -290,18 +333,27 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         actor_opt.zero_grad(set_to_none=True)
         alpha_opt.zero_grad(set_to_none=True)
         (actor_loss + alpha_loss).backward()  # alpha is detached in actor_loss: two separate gradients
-        average_over_ranks([p.grad for p in actor.parameters()] + [log_alpha.grad])
+        return torch.stack([actor_loss, alpha_loss, alpha, -log_prob.mean()]).detach()
+
+    def actor_step() -> None:
         if args.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(actor.parameters(), args.max_grad_norm)
         actor_opt.step()
         alpha_opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(target_params, online_params, args.tau)
-        return torch.stack([critic_loss, actor_loss, alpha_loss, alpha, 0.5 * (q1 + q2).mean(),
-                            -log_prob.mean()]).detach()
 
-    if args.compile:
-        update = torch.compile(update)
+    hot = (act, critic_gradients, actor_gradients, actor_step)  # the GPU fast paths wrap them, the maths unchanged
+    hot = tuple(map(torch.compile, hot)) if args.compile else hot
+    act, critic_gradients, actor_gradients, actor_step = tuple(map(CudaGraph, hot)) if args.cudagraphs else hot
+
+    def update() -> torch.Tensor:  # the LOSS_NAMES values, stacked. torchrun: the ranks' mean gradients, between graphs
+        obs, (critic_loss, q_value) = critic_gradients()
+        average_over_ranks([p.grad for p in critic.parameters()])
+        actor_loss, alpha_loss, alpha, entropy = actor_gradients(obs)
+        average_over_ranks([p.grad for p in actor.parameters()] + [log_alpha.grad])
+        actor_step()
+        return torch.stack([critic_loss, actor_loss, alpha_loss, alpha, q_value, entropy])
 
     # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
     obs = env.reset()
@@ -317,8 +369,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 if env_steps < random_steps:
                     actions = torch.rand(env.num_envs, env.act_dim, device=device) * 2 - 1
                 else:
-                    with autocast:
-                        actions, _ = actor(actor.normalize_obs(obs))
+                    actions = act(obs)
                 next_obs, reward, terminated, truncated, info = env.step(actions)
                 buffer.add(obs, actions, reward, info["final_obs"], terminated, terminated | truncated, info["valid"])
                 actor.obs_rms.update(obs)

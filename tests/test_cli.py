@@ -197,7 +197,8 @@ BAD_INPUT = [
     (["sac_isaac.py"], ["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
     (["ppo_isaac.py"], ["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
     (["sac_isaac.py"], ["--device", "tpu9"], ["not a torch device"]),
-    (["ppo_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"], ["GPU fast paths", "cpu"]),
+    (["ppo_isaac.py", "sac_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
+     ["GPU fast path", "cpu"]),
 ]
 
 

@@ -46,7 +46,7 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
      ["--env-num cannot act with --eval-only"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--target-return=5"],
      ["--target-return cannot act with --eval-only"]),
-    (["ppo_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--cudagraphs"], ["--cudagraphs cannot act"]),
+    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--cudagraphs"], ["--cudagraphs cannot act"]),
     (["sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--bf16", "--compile"], ["--bf16, --compile cannot act"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--run-name", "elsewhere"],
      ["--run-name cannot act with --resume"]),
