@@ -33,6 +33,15 @@ def test_ring_wraps_around_and_keeps_one_ring_per_env():
     assert torch.allclose(discount, torch.full((4096,), 0.9)) and torch.equal(weight, torch.ones(4096))
 
 
+def test_sampling_reads_only_the_rings_position_on_the_device():  # what a CUDA graph of the update replays
+    buffer = filled_buffer(capacity=4, num_envs=3, steps=6)
+    assert buffer.cursor.tolist() == [buffer.pos, buffer.size] == [2, 4]
+    buffer.pos, buffer.size = 0, 0  # the host's copies, for the host's own decisions: sample() must not read them
+    torch.manual_seed(1)
+    obs, _, _, _, _, _ = buffer.sample(4096, n_step=3, gamma=0.9)
+    assert set(obs[:, 0].tolist()) == {2.0, 3.0}
+
+
 def test_n_step_never_starts_where_its_successors_are_unwritten():
     buffer = filled_buffer(capacity=4, num_envs=3, steps=6)
     torch.manual_seed(1)
