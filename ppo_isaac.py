@@ -282,7 +282,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
         optimizer.step()
 
-    if args.compile:  # the GPU fast paths wrap those functions and leave the maths alone: one launch, not hundreds
+    if args.compile:  # the GPU fast paths wrap those functions and leave the maths alone: few launches, not hundreds
         act, gradients, step = torch.compile(act), torch.compile(gradients), torch.compile(step)
     if args.cudagraphs:
         act, gradients, step = CudaGraph(act), CudaGraph(gradients), CudaGraph(step)
