@@ -13,7 +13,7 @@ import time
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import copy, json, math, os, signal, sys  # noqa: E401,E402
+import copy, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
@@ -116,6 +116,8 @@ class Args:
     """checkpoint to evaluate, with --eval-only (its task and network come with it)"""
     eval_only: bool = False
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
+    export: Optional[str] = None
+    """with --checkpoint --eval-only: also write its deterministic policy to this ONNX file (needs onnx, onnxscript)"""
 
 def check_args(args: Args) -> None:  # SAC's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
@@ -403,8 +405,11 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
     if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
         fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
-    idle = [n for n in given if n not in ("env_name", "backend", "device", "seed", "episode_length", "eval_times",
-                                          "eval_env_num", "checkpoint", "eval_only")] if args.eval_only else []
+    if args.export and not args.eval_only:
+        fail("--export PATH writes the policy of --checkpoint PATH --eval-only: it cannot act while training")
+    evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
+                  "checkpoint", "eval_only", "export")  # the options that act with --eval-only
+    idle = [n for n in given if n not in evaluating] if args.eval_only else []
     idle += ["run_name"] if args.resume and "run_name" in given else []
     if idle:
         fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
@@ -536,6 +541,34 @@ class Run:
         r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
         print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
                               episodes=n)))
+        if self.args.export:
+            self.export(self.args.export)
+
+    def export(self, path: str) -> None:
+        """The deterministic policy as ONNX: obs [batch, obs_dim] float32 in, actions [batch, act_dim] in [-1, 1] out,
+        the observation normaliser and its clipping inside; the task and the sizes in the file's metadata."""
+        policy = self.policy
+
+        class Policy(nn.Module):
+            def forward(self, obs: torch.Tensor) -> torch.Tensor:
+                return policy(obs).clamp(-1.0, 1.0)
+
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # (notes on torchvision's ops, which this has none of)
+        try:  # (torch >= 2.5 exports through onnxscript)
+            import onnx
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(Policy(), (torch.zeros(1, self.env.obs_dim, device=self.device),), path, input_names=[
+                    "obs"], output_names=["actions"], dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}})
+        except ImportError as e:
+            fail("--export needs {}: pip install onnx onnxscript".format(e.name))
+        model = onnx.load(path)
+        for key, value in dict(task=self.env.name, backend=self.env.backend, obs_dim=self.env.obs_dim,
+                               act_dim=self.env.act_dim, script=SCRIPT, checkpoint=self.args.checkpoint).items():
+            model.metadata_props.add(key=key, value=str(value))
+        onnx.save(model, path)
+        print("exported {}: obs [batch, {}] -> actions [batch, {}] in [-1, 1]".format(path, self.env.obs_dim,
+                                                                                     self.env.act_dim))
 
     def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
         a, steps_per_iteration = self.args, steps_per_iteration * self.world_size

@@ -57,8 +57,9 @@ def test_the_check_finds_a_drifted_or_missing_definition(edit):
     assert drifted(ppo, changed) == (["Run"] if edit == "change" else ["evaluate"])
 
 
-# One sitting each: issue 11 capped both scripts at 650 lines, multi-GPU included. sac_isaac.py carries a replay
-# buffer and, since issue 14's fast path, the CUDA-graph twin and an update in three graph-safe pieces: 700.
-@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 650), ("sac_isaac.py", 700)])
+# One sitting each: issue 11 capped both scripts at 650 lines, multi-GPU included. Since then: sac_isaac.py's fast
+# path (issue 14: the CUDA-graph twin, an update in three graph-safe pieces), +50 for SAC; --export (issue 15, run
+# infrastructure in both), +35 each; what is left is for the rest of issue 15 (video, tracking).
+@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 700), ("sac_isaac.py", 750)])
 def test_each_script_stays_within_its_line_budget(script, lines):
     assert len(read(script).splitlines()) <= lines
