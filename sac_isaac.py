@@ -13,7 +13,7 @@ import time
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import copy, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
+import copy, importlib.util, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
@@ -118,6 +118,12 @@ class Args:
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
     export: Optional[str] = None
     """with --checkpoint --eval-only: also write its deterministic policy to this ONNX file (needs onnx, onnxscript)"""
+    track: bool = False
+    """mirror the TensorBoard scalars and these settings to Weights & Biases (needs wandb; WANDB_MODE=offline works)"""
+    wandb_project_name: str = "ppo_isaac"
+    """Weights & Biases project, with --track"""
+    wandb_entity: Optional[str] = None
+    """Weights & Biases team or user, with --track (default: your own)"""
 
 def check_args(args: Args) -> None:  # SAC's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
@@ -405,6 +411,8 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
     if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
         fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
+    if args.track and not args.eval_only and importlib.util.find_spec("wandb") is None:
+        fail("--track needs wandb: pip install wandb")
     if args.export and not args.eval_only:
         fail("--export PATH writes the policy of --checkpoint PATH --eval-only: it cannot act while training")
     evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
@@ -567,8 +575,7 @@ class Run:
                                act_dim=self.env.act_dim, script=SCRIPT, checkpoint=self.args.checkpoint).items():
             model.metadata_props.add(key=key, value=str(value))
         onnx.save(model, path)
-        print("exported {}: obs [batch, {}] -> actions [batch, {}] in [-1, 1]".format(path, self.env.obs_dim,
-                                                                                     self.env.act_dim))
+        print("exported {}: obs [batch, {}] -> actions [batch, {}]".format(path, self.env.obs_dim, self.env.act_dim))
 
     def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
         a, steps_per_iteration = self.args, steps_per_iteration * self.world_size
@@ -581,6 +588,10 @@ class Run:
         self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
                                        "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
         os.makedirs(self.run_dir, exist_ok=True)
+        if a.track:  # Weights & Biases gets what TensorBoard gets (see log(); wandb is imported with --track only)
+            import wandb
+            self.wandb = wandb.init(project=a.wandb_project_name, entity=a.wandb_entity, config=asdict(a),
+                                    name=os.path.basename(self.run_dir), dir=self.run_dir)
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
         print("run: {} (Ctrl-C: stop after this iteration, evaluate, save)".format(self.run_dir))
@@ -628,8 +639,7 @@ class Run:
             scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
                         ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2]))]
             self.progress.set_postfix(ret="{:.1f}".format(scalars[-2][1]), refresh=False)
-        for name, value in scalars:
-            self.writer.add_scalar(name, value, self.global_step)
+        self.log(scalars)
         self.episodes_seen = episodes
         self.progress.update(steps)
         left = (self.args.total_timesteps - self.global_step) * seconds / steps
@@ -641,6 +651,12 @@ class Run:
             self.save()
         self.iteration_start = time.time()
 
+    def log(self, scalars: List[Tuple[str, float]]) -> None:  # to TensorBoard, and to Weights & Biases with --track
+        for name, value in scalars:
+            self.writer.add_scalar(name, value, self.global_step)
+        if self.args.track:
+            self.wandb.log(dict(scalars), step=self.global_step)
+
     def run_evaluation(self) -> None:
         if self.eval_env is not None:
             result = evaluate(self.policy, self.eval_env, self.args.eval_times)
@@ -651,7 +667,7 @@ class Run:
         if not result:
             return
         self.evals.append([round(time.time() - self.start_time, 2), self.global_step] + result)  # mean, std, count
-        self.writer.add_scalar("charts/eval_return", result[0], self.global_step)
+        self.log([("charts/eval_return", result[0])])
         tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
             time.time() - self.start_time, self.global_step, *result))
         if self.best_return is None or result[0] > self.best_return:
@@ -722,6 +738,8 @@ class Run:
             evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
         self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
         self.writer.close()
+        if self.args.track:
+            self.wandb.finish()
         print("summary: " + os.path.join(self.run_dir, "summary.json"))
 
 if __name__ == "__main__":

@@ -123,6 +123,19 @@ def test_fake_isaacgym_end_to_end(tmp_path, script):
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
+def test_track_mirrors_scalars_and_settings_to_wandb_offline(tmp_path):
+    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--horizon", 16, "--total-timesteps", 2048,
+                     "--run-name", "tracked", "--track", "--wandb-project-name", "tests", cwd=tmp_path,
+                     extra_env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    assert result.returncode == 0, result.stderr
+    runs = list((tmp_path / "runs" / "tracked" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1, runs  # one run, in the run's own folder
+    log = runs[0].read_bytes()  # wandb's record of the run: TensorBoard's scalars and the settings went in
+    for name in (b"losses/policy_loss", b"charts/SPS", b"charts/eval_return", b"kl_target", b"tests"):
+        assert name in log, name
+    assert summary(tmp_path / "runs" / "tracked")["status"] == "completed"
+
+
 def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     first = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--horizon", 16, "--total-timesteps", 2048,
                     "--run-name", "ck", "--save-gap", 0, cwd=tmp_path)
@@ -247,19 +260,25 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisone
 
 # ---------------------------------------------------------------------------------------------- seeding
 def first_iteration_losses(tmp_path, seed, name):
+    """One iteration in this process (a subprocess each would spend seconds on imports), its signal handlers
+    restored afterwards."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--total-timesteps", 1024, "--eval-env-num", 0,
-                     "--seed", seed,
-                     "--run-name", name, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        ppo_isaac.main(*ppo_isaac.parse_args(["--env-name", "Pendulum", "--env-num", "64", "--total-timesteps", "1024",
+                                              "--eval-env-num", "0", "--seed", str(seed), "--run-name", name]))
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     events = EventAccumulator(str(tmp_path / "runs" / name))
     events.Reload()
     tags = ["losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl"]
     return [events.Scalars(tag)[0].value for tag in tags]
 
 
-def test_same_seed_same_first_iteration_losses(tmp_path):
+def test_same_seed_same_first_iteration_losses(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (runs/ goes under the current folder)
     a = first_iteration_losses(tmp_path, 7, "a")
     b = first_iteration_losses(tmp_path, 7, "b")
     c = first_iteration_losses(tmp_path, 8, "c")

@@ -53,7 +53,7 @@ def test_export_runs_in_onnxruntime_as_the_torch_policy_does(tmp_path, script, c
     out = str(tmp_path / "policy.onnx")
     module.main(*module.parse_args(["--checkpoint", path, "--eval-only", "--export", out, "--eval-times", "1",
                                     "--device", "cpu"]))
-    assert "exported {}: obs [batch, 3] -> actions [batch, 1] in [-1, 1]".format(out) in capsys.readouterr().out
+    assert "exported {}: obs [batch, 3] -> actions [batch, 1]".format(out) in capsys.readouterr().out
     session = onnxruntime.InferenceSession(out, providers=["CPUExecutionProvider"])
     obs = torch.randn(512, 3) * 6 + torch.tensor([2.0, -1.0, 0.5])  # many beyond the normaliser's clip of 5
     with torch.no_grad():

@@ -49,6 +49,7 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
     (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--cudagraphs"], ["--cudagraphs cannot act"]),
     (["sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--bf16", "--compile"], ["--bf16, --compile cannot act"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--export", "policy.onnx"], ["--export PATH writes the policy of --checkpoint"]),
+    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--track"], ["--track cannot act"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--run-name", "elsewhere"],
      ["--run-name cannot act with --resume"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--env-name", "cart-pole", "--total-timesteps", "9000"],
