@@ -136,7 +136,7 @@ def test_track_mirrors_scalars_and_settings_to_wandb_offline(tmp_path):
     assert summary(tmp_path / "runs" / "tracked")["status"] == "completed"
 
 
-def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
+def test_checkpoint_round_trip_resume_and_eval_only(tmp_path, capsys):
     first = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--horizon", 16, "--total-timesteps", 2048,
                     "--run-name", "ck", "--save-gap", 0, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -159,16 +159,17 @@ def test_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert s["evals"][1][0] > s["evals"][0][0]  # wall seconds carry on from the first run
     assert s["train_seconds"] > first_summary["train_seconds"] and s["sps"] > 0  # whole-run figures
 
-    # resuming the finished run again: it says so and changes nothing
-    again = run_ppo("--resume", path, cwd=tmp_path)
-    assert again.returncode == 0 and "has finished (4096 of 4096 steps" in again.stdout, again.stdout + again.stderr
+    # resuming the finished run again: it says so and changes nothing (in this process: it stops before any env)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        ppo_isaac.parse_args(["--resume", str(path)])
+    assert stop.value.code == 0 and "has finished (4096 of 4096 steps" in capsys.readouterr().out
     assert summary(tmp_path / "runs" / "ck") == s
     resumed = torch.load(path, weights_only=True)
     assert not torch.equal(resumed["agent"]["critic.0.weight"], state["agent"]["critic.0.weight"])
 
-    evaluation = run_ppo("--checkpoint", path, "--eval-only", "--eval-times", 3, cwd=tmp_path)
-    assert evaluation.returncode == 0, evaluation.stderr
-    result = json.loads(evaluation.stdout.strip().splitlines()[-1])
+    ppo_isaac.main(*ppo_isaac.parse_args(["--checkpoint", str(path), "--eval-only", "--eval-times", "3"]))  # (here too)
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["episodes"] == 3 and result["env"] == "Pendulum" and -2000 < result["eval_return"] < 0
 
 
