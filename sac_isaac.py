@@ -411,8 +411,6 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
     if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
         fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
-    if args.track and not args.eval_only and importlib.util.find_spec("wandb") is None:
-        fail("--track needs wandb: pip install wandb")
     if args.export and not args.eval_only:
         fail("--export PATH writes the policy of --checkpoint PATH --eval-only: it cannot act while training")
     evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
@@ -441,6 +439,8 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
         fail("--eval-times must be positive and --eval-env-num 0 or more")
+    if args.track and not args.eval_only and importlib.util.find_spec("wandb") is None:  # (also a resumed --track)
+        fail("--track needs wandb: pip install wandb")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.eval_only or args.device not in ("auto", "cuda", "cpu")):
         fail("under torchrun each rank trains on its own GPU: --device auto, cuda or cpu, and no --eval-only")
     check_args(args)

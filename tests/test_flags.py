@@ -1,5 +1,6 @@
 """Options that cannot act in the mode chosen get one readable line, before any simulator is built; --help shows
 each option's real default. In-process through each script's parse_args (no simulator is needed for any of it)."""
+import importlib.util
 from dataclasses import asdict
 
 import pytest
@@ -96,6 +97,22 @@ def test_options_that_act_with_a_checkpoint_are_taken(checkpoints, script):
     assert (args.eval_times, args.seed, args.env_num, ckpt["global_step"]) == (3, 4, 16, 2048)
     args, _ = MODULES[script].parse_args(["--resume", checkpoints[script], "--total-timesteps", "9000"])
     assert (args.env_name, args.env_num, args.total_timesteps) == ("Pendulum", 16, 9000)  # the rest is the checkpoint's
+
+
+@pytest.mark.parametrize("script", MODULES)
+def test_track_without_wandb_gets_one_line_also_when_it_comes_from_a_resumed_checkpoint(tmp_path, script,
+                                                                                        monkeypatch):
+    module = MODULES[script]
+    args = module.Args(env_name="Pendulum", env_num=16, total_timesteps=4096, net_dim=256, track=True)
+    state = {part: {} for part in module.CHECKPOINT_PARTS}
+    state.update(args=asdict(args), env_name="Pendulum", obs_dim=3, act_dim=1, global_step=2048, evals=[])
+    path = str(tmp_path / "tracked.pt")
+    torch.save(state, path)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else find_spec(name, *a))
+    for argv in (["--env-name", "Pendulum", "--track"], ["--resume", path]):  # given, or the checkpoint's setting
+        assert error_of(script, argv) == script + ": error: --track needs wandb: pip install wandb"
+    module.parse_args(["--checkpoint", path, "--eval-only"])  # evaluating a tracked run's checkpoint needs no wandb
 
 
 @pytest.mark.parametrize("script", MODULES)
