@@ -13,16 +13,21 @@ is already the first observation of the next episode wherever one ended. `info` 
   episode_length  its length in steps (likewise);
   valid           False where the transition must not be learned from: on Isaac Gym, which defers resets, the
                   step after a done starts from the old episode's final observation and ends in the new episode.
-                  Always True on Brax and the torch tasks.
+                  On Brax, False where the simulation blew up (as MuJoCo defines it: a position, velocity or
+                  acceleration past 1e10, or NaN; here also the observation and reward): that env's episode is
+                  truncated, it restarts, and its final_obs and reward are zeros. Always True on the torch tasks.
 Per env, `env.ended` ([3, N]) sums the returns and lengths of the episodes ended so far and counts them, and
-`env.last_return` ([N]) is the return of its latest ended episode.
+`env.last_return` ([N]) is the return of its latest ended episode. `env.render(i)` draws env i's current state as an
+RGB image ([240, 320, 3] uint8, for --video; Brax only), `env.fps` its frames per second of simulated time.
 Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
 
 Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on MuJoCo-XLA, pip-installable,
 handed to torch through DLPack) and "torch" (small classic-control tasks written in torch). "auto" takes the
 first of isaacgym, torch, brax that has the task.
 """
+import atexit
 import contextlib
+import ctypes.util
 import importlib.metadata
 import io
 import os
@@ -72,6 +77,7 @@ class VecEnv:
 
     backend = ""
     one_per_process = False  # True where the simulator allows only one simulation per process (Isaac Gym)
+    fps = 30.0  # frames per second of simulated time, for videos
 
     def __init__(self, name: str, num_envs: int, obs_dim: int, act_dim: int, device: torch.device,
                  max_episode_length: int):
@@ -82,6 +88,7 @@ class VecEnv:
         self.ended = torch.zeros(3, num_envs, device=self.device)  # per env: returns, lengths, count of ended episodes
         self.last_return = torch.zeros(num_envs, device=self.device)  # per env: the latest ended episode's return
         self._valid = torch.ones(num_envs, dtype=torch.bool, device=self.device)
+        self.nonfinite_resets = torch.zeros((), dtype=torch.long, device=self.device)  # Brax: restarts of blown-up envs
 
     def _clear_episodes(self) -> None:
         self._episode_return.zero_()
@@ -105,6 +112,10 @@ class VecEnv:
 
     def step(self, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Dict]:
         raise NotImplementedError
+
+    def render(self, index: int = 0):
+        raise EnvError("--video renders the MuJoCo models of Brax tasks (e.g. --env-name Ant --backend brax); the {} "
+                       "task {} has none".format(self.backend, self.name))
 
 
 # ---------------------------------------------------------------------------------------------- pure torch
@@ -207,6 +218,10 @@ TORCH_TASKS = {"pendulum": Pendulum, "cartpole": CartPole}
 
 # ---------------------------------------------------------------------------------------------- Brax (MJX)
 def _import_brax_envs():
+    # MuJoCo picks its OpenGL when imported. Headless EGL (a GPU driver's, or Mesa's software one on a CPU) renders
+    # --video with no display; where no libEGL is installed, MUJOCO_GL=egl breaks the import: then MuJoCo's default.
+    if "MUJOCO_GL" not in os.environ and ctypes.util.find_library("EGL"):
+        os.environ["MUJOCO_GL"] = "egl"
     with contextlib.redirect_stdout(io.StringIO()):  # MJX prints "Failed to import warp" (an optional backend)
         from brax import envs
     return envs
@@ -230,8 +245,14 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
         def step(state, steps, fresh, actions):
             next_state = jax.vmap(env.step)(state, actions)
             steps = steps + 1
-            terminated = next_state.done > 0
-            truncated = (steps >= max_episode_length) & ~terminated
+            # MuJoCo's C engine resets a simulation whose positions, velocities or accelerations pass 1e10 or turn NaN
+            # (mjMAXVAL, mjWARN_BADQACC); MJX does not, and one env blowing up (huge values first, then inf and NaN)
+            # would poison every network through the observation normaliser: restart it, and zero what it returned
+            data, bounded = next_state.pipeline_state, lambda x: (jnp.abs(x) < 1e10).all(-1)  # (False for NaN)
+            broken = ~(bounded(data.qpos) & bounded(data.qvel) & bounded(data.qacc) & bounded(next_state.obs)
+                       & (jnp.abs(next_state.reward) < 1e10))
+            terminated = (next_state.done > 0) & ~broken
+            truncated = ((steps >= max_episode_length) & ~terminated) | broken
             done = terminated | truncated
 
             def select(start, current):  # envs that ended restart from their own fresh state
@@ -239,7 +260,9 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
 
             state = jax.tree_util.tree_map(select, fresh, next_state)
             steps = jnp.where(done, 0, steps)
-            return state, steps, (state.obs, next_state.obs, next_state.reward, terminated, truncated)
+            final_obs = jnp.where(broken[:, None], 0.0, next_state.obs)
+            return state, steps, (state.obs, final_obs, jnp.where(broken, 0.0, next_state.reward), terminated,
+                                  truncated, broken)
 
         _BRAX_STEP_CACHE[key] = (jax.jit(fresh_states), jax.jit(step))
     return _BRAX_STEP_CACHE[key]
@@ -281,7 +304,7 @@ class BraxEnv(VecEnv):
         super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length or 1000)
         self._fresh_states, self._step = _brax_functions(self.env, name, num_envs, self.max_episode_length)
         self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
-        self._calls = 0
+        self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
 
     def _refresh_pool(self) -> None:
         self._rng, self._fresh = self._fresh_states(self._rng)
@@ -304,10 +327,35 @@ class BraxEnv(VecEnv):
             self._refresh_pool()
         jax_actions = jax.dlpack.from_dlpack(actions.clamp(-1.0, 1.0).float().contiguous())
         self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions)
-        obs, final_obs, reward, terminated, truncated = (torch.from_dlpack(x) for x in out)
+        obs, final_obs, reward, terminated, truncated, broken = (torch.from_dlpack(x) for x in out)
         info = self._episode_info(reward, terminated | truncated)
-        info["final_obs"] = final_obs
+        info["final_obs"], info["valid"] = final_obs, ~broken
+        self.nonfinite_resets += broken.sum()
         return obs, reward, terminated, truncated, info
+
+    def render(self, index: int = 0):
+        """Env `index`'s current state (before reset(): the model's rest pose) through MuJoCo's own renderer, from the
+        model's tracking camera if it has one."""
+        import mujoco
+        import numpy as np
+
+        model = self.env.sys.mj_model
+        if self._renderer is None:
+            try:
+                self._renderer = mujoco.Renderer(model, height=240, width=320)
+            except Exception as e:  # no OpenGL: MuJoCo says so in its own terms, which name no fix
+                raise EnvError("--video renders with MuJoCo through OpenGL, and none works here ({}: {}). Headless, "
+                               "MuJoCo uses EGL: on a GPU machine install libegl1 (the NVIDIA driver has the rest), on "
+                               "a CPU-only one also Mesa's libegl-mesa0".format(type(e).__name__, e)) from None
+            atexit.register(self._renderer.close)  # (else its destructor fails noisily as Python exits)
+            self._data = mujoco.MjData(model)
+            self._camera = "track" if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0 else -1
+        if self._state is not None:
+            state = self._state.pipeline_state
+            self._data.qpos[:], self._data.qvel[:] = np.asarray(state.q[index]), np.asarray(state.qd[index])
+        mujoco.mj_forward(model, self._data)  # the bodies' positions from the joints'
+        self._renderer.update_scene(self._data, camera=self._camera)
+        return self._renderer.render()
 
 
 def _brax_tasks() -> Dict[str, str]:
@@ -367,6 +415,11 @@ class IsaacGymEnv(VecEnv):
         info["final_obs"] = obs  # deferred reset: the final observation is the one just returned
         self._valid = ~done  # the next step of an env that ended here crosses episodes
         return obs, reward, terminated, truncated, info
+
+    def render(self, index: int = 0):
+        raise EnvError("--video is not supported on Isaac Gym here: its viewer needs a display and its camera sensors "
+                       "a graphics device, and this adapter runs headless with neither (graphics_device_id -1). "
+                       "Record with IsaacGymEnvs' own capture_video=True on a machine with a display")
 
 
 def _isaacgym_tasks() -> Dict[str, str]:

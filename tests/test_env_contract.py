@@ -298,3 +298,25 @@ def test_under_torchrun_each_rank_lists_its_own_gpu_first(monkeypatch):
             monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
         assert isaac_env._local_rank_gpu() == "cuda:0" and os.environ["CUDA_VISIBLE_DEVICES"] == expected
         assert isaac_env._local_rank_gpu() == "cuda:0" and os.environ["CUDA_VISIBLE_DEVICES"] == expected  # once
+
+
+def test_brax_restarts_an_env_whose_simulation_blew_up(brax_env):
+    # MJX has no check for a simulation that diverged; a NaN action makes one (the adapter passes NaN through its clip)
+    brax_env.reset()
+    before = int(brax_env.nonfinite_resets)
+    actions = torch.zeros(brax_env.num_envs, brax_env.act_dim)
+    actions[2] = float("nan")
+    obs, reward, terminated, truncated, info = brax_env.step(actions)
+    assert bool(torch.isfinite(obs).all() & torch.isfinite(reward).all() & torch.isfinite(info["final_obs"]).all())
+    assert info["valid"].tolist() == [True, True, False, True, True, True]  # not to be learned from
+    assert bool(truncated[2]) and not bool(terminated[2]) and float(reward[2]) == 0.0
+    assert bool((info["final_obs"][2] == 0).all()) and int(brax_env.nonfinite_resets) == before + 1
+    obs, _, _, _, info = brax_env.step(torch.zeros(brax_env.num_envs, brax_env.act_dim))
+    assert bool(torch.isfinite(obs).all()) and bool(info["valid"].all())  # it restarted from a fresh state
+
+
+def test_render_says_plainly_where_it_cannot(isaac_fake_env):
+    with pytest.raises(isaac_env.EnvError, match="not supported on Isaac Gym here: its viewer needs a display"):
+        isaac_fake_env.render(0)
+    with pytest.raises(isaac_env.EnvError, match="the torch task Pendulum has none"):
+        isaac_env.make_env("Pendulum", 2, backend="torch", device="cpu").render(0)
