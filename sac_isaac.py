@@ -4,9 +4,10 @@
     torchrun --nproc-per-node 2 sac_isaac.py --env-name Humanoid --env-num 4096   # on 2 GPUs, 4096 envs each
     python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu  # a quick CPU demo (about 30 s)
 
-The recipe for thousands of envs (FastTD3 2025; Raffin 2025; Shukla 2025): num_envs transitions per env step, then a
-few large-batch updates; clipped double Q, LayerNorm critics; n-step returns through truncation, not termination; a
-learned temperature; observation normalisation. Below main(), the run infrastructure: the same text as in ppo_isaac.py.
+The recipe for thousands of envs (FastSAC and FastTD3, 2025): num_envs transitions per env step, then a few large-batch
+updates; distributional (C51) clipped double Q; LayerNorm and SiLU; AdamW; n-step returns through truncation, not
+termination; a learned temperature that starts small; observation normalisation. Below main(), the run
+infrastructure: the same text as in ppo_isaac.py.
 """
 import time
 
@@ -31,14 +32,18 @@ DEMO = "python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt", "critic_opt", "alpha_opt")
 # Per-task defaults of the options left None in Args (other tasks: "other"); locomotion: FastTD3's choices
 TASK_DEFAULTS = {
-    "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
-                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32),
+    "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
+                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32,
+                     v_min=-100.0, v_max=500.0),
     "pendulum": dict(total_timesteps=40_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=2, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16),
+                     updates_per_step=2, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16,
+                     v_min=-1700.0, v_max=0.0),
     "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=1, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16),
-    "other": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=1_048_576, batch_size=8192,
-                  updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32),
+                     updates_per_step=1, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16,
+                     v_min=0.0, v_max=100.0),
+    "other": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
+                  updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32,
+                  v_min=-100.0, v_max=500.0),
 }
 
 def per_task(cls):
@@ -84,12 +89,20 @@ class Args:
     """discount factor"""
     n_step: Optional[int] = None
     """n-step returns (1 for plain SAC): rewards summed along each env's ring, stopping where an episode ended"""
+    v_min: Optional[float] = None
+    """lowest return of the distributional critic's support (C51; targets beyond it are clipped to it)"""
+    v_max: Optional[float] = None
+    """highest return of that support"""
+    num_atoms: int = 101
+    """atoms of the distributional critic's support (C51); 1: a plain scalar critic trained on squared TD errors"""
     tau: float = 0.1
     """soft target update rate (target <- target + tau * (online - target)) after each update"""
-    init_alpha: float = 0.01
+    weight_decay: float = 0.001
+    """AdamW's decoupled weight decay of actor and critics (betas 0.9, 0.95, as in FastTD3 and FastSAC)"""
+    init_alpha: float = 0.001
     """initial entropy temperature; small, because thousands of envs already explore"""
-    target_entropy_scale: float = 0.5
-    """target entropy = -scale * act_dim"""
+    target_entropy_scale: float = 0.0
+    """target entropy = -scale * act_dim (0: FastSAC's, for a tanh-Gaussian with a std a little under 0.3)"""
     max_grad_norm: float = 10.0
     """gradient clipping by global norm (0 disables)"""
     bf16: bool = False
@@ -130,16 +143,19 @@ def check_args(args: Args) -> None:  # SAC's own checks, once the task's default
                  "horizon", "n_step"):
         if getattr(args, name) <= 0:
             fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
+    if args.num_atoms < 1 or (args.num_atoms > 1 and not args.v_min < args.v_max):
+        fail("--num-atoms must be positive, and --v-min below --v-max, got {}, {}, {}".format(
+            args.num_atoms, args.v_min, args.v_max))
     capacity = args.buffer_size // args.env_num
     if args.learning_starts < 0 or capacity < max(args.n_step, args.learning_starts) + 1:
         fail("--buffer-size {} holds {} steps per env for {} envs: it needs more than --n-step and --learning-starts "
              "(0 or more)".format(args.buffer_size, capacity, args.env_num))
 
 # ---------------------------------------------------------------------------------------------- networks
-def mlp(in_dim: int, widths: List[int], out_dim: int, layer_norm: bool) -> nn.Sequential:
+def mlp(in_dim: int, widths: List[int], out_dim: int) -> nn.Sequential:  # LayerNorm and SiLU, as in FastSAC
     layers = []  # type: List[nn.Module]
     for width in widths:
-        layers += [nn.Linear(in_dim, width)] + ([nn.LayerNorm(width)] if layer_norm else []) + [nn.ReLU()]
+        layers += [nn.Linear(in_dim, width), nn.LayerNorm(width), nn.SiLU()]
         in_dim = width
     return nn.Sequential(*layers, nn.Linear(in_dim, out_dim))
 
@@ -176,7 +192,7 @@ class Actor(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, net_dim: int):
         super().__init__()
         self.obs_rms = RunningMeanStd((obs_dim,))
-        self.net = mlp(obs_dim, [net_dim, net_dim // 2, net_dim // 4], 2 * act_dim, layer_norm=False)
+        self.net = mlp(obs_dim, [net_dim, net_dim // 2, net_dim // 4], 2 * act_dim)
         nn.init.uniform_(self.net[-1].weight, -1e-3, 1e-3)  # start near mean 0 with a small std (exp(-1)):
         self.net[-1].bias.data.copy_(torch.tensor([0.0] * act_dim + [-1.0] * act_dim))  # biases of mean, log std
 
@@ -186,7 +202,7 @@ class Actor(nn.Module):
     def forward(self, norm_obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """A sampled action and its log-probability, tanh correction included."""
         mean, log_std = self.net(norm_obs).float().chunk(2, dim=-1)
-        std = log_std.clamp(-5.0, 2.0).exp()
+        std = log_std.clamp(-5.0, 0.0).exp()  # at most 1: wider, and tanh would pile the actions up at +-1
         u = mean + std * torch.randn_like(mean)
         log_prob = (-0.5 * ((u - mean) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
         # log det of tanh's Jacobian, log(1 - tanh(u)^2), in a form that stays finite for large |u|
@@ -197,16 +213,31 @@ class Actor(nn.Module):
         return torch.tanh(self.net(norm_obs).float().chunk(2, dim=-1)[0])
 
 class Critic(nn.Module):
-    """Two Q networks (clipped double Q) with LayerNorm, which keeps large-batch, high-throughput TD stable."""
+    """Two Q networks (clipped double Q) with LayerNorm, which keeps large-batch, high-throughput TD stable. Each is
+    distributional (C51, as in FastTD3 and FastSAC): logits of the return's probability on each atom of `support`
+    (evenly spaced returns), Q their mean. With one atom, a plain Q network: its output is Q."""
 
-    def __init__(self, obs_dim: int, act_dim: int, net_dim: int):
+    def __init__(self, obs_dim: int, act_dim: int, net_dim: int, support: torch.Tensor):
         super().__init__()
-        widths = [2 * net_dim, net_dim, net_dim // 2]
-        self.q1, self.q2 = (mlp(obs_dim + act_dim, widths, 1, layer_norm=True) for _ in range(2))
+        widths, self.support = [2 * net_dim, net_dim, net_dim // 2], support
+        self.q1, self.q2 = (mlp(obs_dim + act_dim, widths, len(support)) for _ in range(2))
 
     def forward(self, norm_obs: torch.Tensor, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([norm_obs, actions], dim=-1)
-        return self.q1(x).squeeze(-1).float(), self.q2(x).squeeze(-1).float()
+        return self.q1(x).float(), self.q2(x).float()  # [batch, atoms] each
+
+    def q_value(self, out: torch.Tensor) -> torch.Tensor:
+        return out.softmax(-1) @ self.support if len(self.support) > 1 else out.squeeze(-1)
+
+def project(next_probs: torch.Tensor, reward_sum: torch.Tensor, discount: torch.Tensor, support: torch.Tensor):
+    """C51's target: the distribution of reward_sum + discount * Z, Z on `support` with next_probs. Each shifted atom
+    (clipped to the support's ends) splits its probability between the two atoms around it, keeping the mean."""
+    shifted = (reward_sum[:, None] + discount[:, None] * support).clamp(support[0], support[-1])
+    position = (shifted - support[0]) / (support[1] - support[0])  # in atoms, 0 .. atoms - 1
+    lower = position.floor().clamp(max=len(support) - 2)  # the atom below (the last one: the one before it)
+    upper_share, index = position - lower, lower.long().clamp(0, len(support) - 2)  # (NaNs: to the NaN guard)
+    target = torch.zeros_like(next_probs).scatter_add_(1, index, next_probs * (1 - upper_share))
+    return target.scatter_add_(1, index + 1, next_probs * upper_share)
 
 # ---------------------------------------------------------------------------------------------- replay buffer
 class ReplayBuffer:
@@ -288,11 +319,12 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
     # --- agent: actor (with the observation normaliser), twin critics and their target, entropy temperature
     actor = Actor(env.obs_dim, env.act_dim, args.net_dim).to(device)
-    critic = Critic(env.obs_dim, env.act_dim, args.net_dim).to(device)
+    support = torch.linspace(args.v_min, args.v_max, args.num_atoms, device=device)  # the critics' returns
+    critic = Critic(env.obs_dim, env.act_dim, args.net_dim, support).to(device)
     critic_target = copy.deepcopy(critic)
     log_alpha = torch.tensor(math.log(args.init_alpha), device=device, requires_grad=True)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)
+    actor_opt, critic_opt = (torch.optim.AdamW(net.parameters(), lr=args.learning_rate, betas=(0.9, 0.95),
+                                               weight_decay=args.weight_decay, fused=True) for net in (actor, critic))
     alpha_opt = torch.optim.Adam([log_alpha], lr=args.learning_rate, fused=True)
     parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha, actor_opt=actor_opt,
                  critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
@@ -318,16 +350,26 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         obs, next_obs = actor.normalize_obs(obs), actor.normalize_obs(next_obs)
         alpha = log_alpha.exp().detach()
         with autocast:
-            with torch.no_grad():
+            with torch.no_grad():  # target: reward_sum + discount * (Q(next) - alpha * log pi), the lower of two Qs
                 next_actions, next_log_prob = actor(next_obs)
-                next_q = torch.min(*critic_target(next_obs, next_actions)) - alpha * next_log_prob
-                target = reward_sum + discount * next_q
+                next1, next2 = critic_target(next_obs, next_actions)
+                lower = (critic.q_value(next1) < critic.q_value(next2))[:, None]
+                soft_reward_sum = reward_sum - discount * alpha * next_log_prob  # the entropy bonus, bootstrapped
+                if args.num_atoms > 1:  # the distribution of the critic with the lower Q, shifted and projected
+                    target = project(torch.where(lower, next1, next2).softmax(-1), soft_reward_sum, discount, support)
+                else:
+                    target = soft_reward_sum + discount * torch.where(lower, next1, next2).squeeze(-1)
             q1, q2 = critic(obs, actions)
+            if args.num_atoms > 1:  # cross-entropy to the target distribution
+                losses = -(target * (q1.log_softmax(-1) + q2.log_softmax(-1))).sum(-1)
+            else:
+                losses = (q1.squeeze(-1) - target) ** 2 + (q2.squeeze(-1) - target) ** 2
             # weight 0: transitions not to be learned from (info["valid"]); their states still train the actor
-            critic_loss = (weight * ((q1 - target) ** 2 + (q2 - target) ** 2)).sum() / weight.sum().clamp_min(1.0)
+            critic_loss = (weight * losses).sum() / weight.sum().clamp_min(1.0)
         critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
-        return obs, torch.stack([critic_loss, 0.5 * (q1 + q2).mean()]).detach()
+        q_value = 0.5 * (critic.q_value(q1) + critic.q_value(q2)).mean()
+        return obs, torch.stack([critic_loss, q_value]).detach()
 
     def actor_gradients(obs: torch.Tensor) -> torch.Tensor:  # the critics' step; [actor, alpha loss, alpha, entropy]
         if args.max_grad_norm > 0:
@@ -336,7 +378,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         alpha = log_alpha.exp().detach()
         with autocast:
             new_actions, log_prob = actor(obs)
-            actor_loss = (alpha * log_prob - torch.min(*critic(obs, new_actions))).mean()
+            actor_loss = (alpha * log_prob - torch.min(*map(critic.q_value, critic(obs, new_actions)))).mean()
         alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
         actor_opt.zero_grad(set_to_none=True)
         alpha_opt.zero_grad(set_to_none=True)

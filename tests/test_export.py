@@ -25,7 +25,7 @@ def checkpoint(tmp_path, module):
         parts = dict(agent=agent, optimizer=torch.optim.Adam(agent.parameters()))
         policy = lambda obs: agent.actor_mean(agent.normalize_obs(obs)).clamp(-1.0, 1.0)  # noqa: E731
     else:
-        actor, critic = sac_isaac.Actor(3, 1, 32), sac_isaac.Critic(3, 1, 32)
+        actor, critic = sac_isaac.Actor(3, 1, 32), sac_isaac.Critic(3, 1, 32, torch.zeros(sac_isaac.Args().num_atoms))
         log_alpha = torch.zeros((), requires_grad=True)
         networks, rms = actor.net, actor.obs_rms
         parts = dict(actor=actor, critic=critic, critic_target=copy.deepcopy(critic), log_alpha=log_alpha,
@@ -33,8 +33,8 @@ def checkpoint(tmp_path, module):
                      alpha_opt=torch.optim.Adam([log_alpha]))
         policy = lambda obs: actor.deterministic(actor.normalize_obs(obs))  # noqa: E731
     with torch.no_grad():
-        for p in networks.parameters():
-            p.normal_(0.0, 0.3)
+        for p in networks.parameters():  # (SAC's: the weight matrices, around LayerNorms left as they start)
+            p.normal_(0.0, 0.3) if module is ppo_isaac else p.normal_(0.0, 0.5) if p.dim() == 2 else None
         rms.mean.copy_(torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64))
         rms.var.copy_(torch.tensor([0.25, 4.0, 1.0], dtype=torch.float64))
     state = {name: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()

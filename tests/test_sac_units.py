@@ -115,3 +115,30 @@ def test_actor_log_prob_stays_finite_for_saturated_actions(clamped):
     with torch.no_grad():
         actions, log_prob = actor(torch.zeros(64, 2))
     assert torch.isfinite(log_prob).all() and math.isfinite(float(log_prob.mean()))
+
+
+def test_c51_projection_matches_hand_computed_distributions():
+    support = torch.arange(5.0)  # atoms at returns 0, 1, 2, 3, 4
+    one_hot_2, uniform = torch.tensor([[0.0, 0, 1, 0, 0]]), torch.full((1, 5), 0.2)
+    cases = [  # (next_probs, reward_sum, discount, expected target)
+        (one_hot_2, 0.5, 0.5, [0, 0.5, 0.5, 0, 0]),  # 2 -> 0.5 + 0.5 * 2 = 1.5: half on 1, half on 2
+        (uniform, 3.0, 1.0, [0, 0, 0, 0.2, 0.8]),  # 3 + z: 3, then 4, 5, 6, 7 clipped to the last atom
+        (uniform, 2.25, 0.0, [0, 0, 0.75, 0.25, 0]),  # terminated: every atom moves to 2.25
+        (one_hot_2, -3.0, 0.5, [1, 0, 0, 0, 0]),  # below the support: its first atom
+    ]
+    for probs, reward, discount, expected in cases:
+        target = sac_isaac.project(probs, torch.tensor([reward]), torch.tensor([discount]), support)
+        assert torch.allclose(target, torch.tensor([expected], dtype=torch.float)), (reward, discount, target)
+
+
+def test_c51_projection_keeps_probability_and_the_mean_inside_the_support():
+    torch.manual_seed(0)
+    support = torch.linspace(-10.0, 30.0, 101)
+    probs = torch.rand(256, 101).softmax(-1)
+    reward, discount = torch.rand(256) * 5, torch.rand(256) * 0.5  # shifted returns stay in [-10, 30]
+    target = sac_isaac.project(probs, reward, discount, support)
+    assert torch.allclose(target.sum(-1), torch.ones(256)) and bool((target >= 0).all())
+    assert torch.allclose(target @ support, reward + discount * (probs @ support), atol=1e-4)
+    critic = sac_isaac.Critic(obs_dim=3, act_dim=1, net_dim=16, support=support)
+    logits = critic(torch.zeros(4, 3), torch.zeros(4, 1))[0]
+    assert logits.shape == (4, 101) and torch.allclose(critic.q_value(logits), logits.softmax(-1) @ support)
