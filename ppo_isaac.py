@@ -113,6 +113,9 @@ class Args:
     """evaluate --checkpoint for --eval-times episodes, print the result and exit"""
     export: Optional[str] = None
     """with --checkpoint --eval-only: also write its deterministic policy to this ONNX file (needs onnx, onnxscript)"""
+    video: bool = False
+    """render an evaluation episode to <run folder>/videos/*.mp4: with --eval-only once, else at each evaluation
+    (Brax tasks; needs imageio, imageio-ffmpeg and OpenGL, e.g. EGL)"""
     track: bool = False
     """mirror the TensorBoard scalars and these settings to Weights & Biases (needs wandb; WANDB_MODE=offline works)"""
     wandb_project_name: str = "ppo_isaac"
@@ -364,7 +367,7 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     if args.export and not args.eval_only:
         fail("--export PATH writes the policy of --checkpoint PATH --eval-only: it cannot act while training")
     evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
-                  "checkpoint", "eval_only", "export")  # the options that act with --eval-only
+                  "checkpoint", "eval_only", "export", "video")  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
     idle += ["run_name"] if args.resume and "run_name" in given else []
     if idle:
@@ -391,6 +394,10 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         fail("--eval-times must be positive and --eval-env-num 0 or more")
     if args.track and not args.eval_only and importlib.util.find_spec("wandb") is None:  # (also a resumed --track)
         fail("--track needs wandb: pip install wandb")
+    if args.video and not all(importlib.util.find_spec(m) for m in ("imageio", "imageio_ffmpeg")):
+        fail("--video needs imageio and imageio-ffmpeg: pip install imageio imageio-ffmpeg")
+    if args.video and args.eval_env_num == 0:
+        fail("--video records an episode of the separate evaluation envs: --eval-env-num must be positive")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.eval_only or args.device not in ("auto", "cuda", "cpu")):
         fail("under torchrun each rank trains on its own GPU: --device auto, cuda or cpu, and no --eval-only")
     check_args(args)
@@ -433,6 +440,8 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0) else isaac_env.make_env(
             args.env_name, max(min(args.eval_env_num, args.eval_times), 1), args.backend, args.device,
             args.seed + 10_000, args.episode_length)  # never more envs than episodes
+        if args.video and rank == 0:  # one line now, not an error after training, where nothing can render
+            (eval_env or env).render(0)
     except isaac_env.EnvError as e:
         fail(str(e))
     env = env or eval_env
@@ -465,6 +474,22 @@ def evaluate(policy: Callable, env, episodes: int) -> List[float]:
             break
     n, (total, squares) = int(counts.sum()), sums.tolist()
     return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+
+@torch.no_grad()
+def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
+    """The next episode of `env`'s env 0 under `policy`, rendered to an mp4 at `path`: (its return, its length)."""
+    import imageio  # (--video only, as its writer imageio-ffmpeg)
+    frames, obs = [], env.reset()
+    while True:
+        frames.append(env.render(0))
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        if bool(terminated[0] | truncated[0]):
+            break
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with warnings.catch_warnings():  # (Python warns of fork() beside JAX's threads; ffmpeg's is a fork + exec)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        imageio.mimwrite(path, frames, fps=env.fps, macro_block_size=8)  # (H.264; 320 x 240 needs no resizing)
+    return float(info["episode_return"][0]), len(frames)
 
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary"""
@@ -501,6 +526,17 @@ class Run:
                               episodes=n)))
         if self.args.export:
             self.export(self.args.export)
+        if self.args.video:
+            self.record(os.path.dirname(self.args.checkpoint), os.path.basename(self.args.checkpoint)[
+                :-3] if self.args.checkpoint.endswith(".pt") else "policy")
+
+    def record(self, run_dir: str, name: str) -> None:  # --video: an episode to <run_dir>/videos/<name>.mp4 (and W&B)
+        path = os.path.join(run_dir, "videos", name + ".mp4")
+        episode_return, length = record_video(self.policy, self.eval_env, path)
+        tqdm.write("video: {}  return {:.2f} over {} steps".format(path, episode_return, length))
+        if self.args.track and not self.args.eval_only:  # (a checkpoint of a tracked run keeps track=True)
+            import wandb
+            self.wandb.log({"video": wandb.Video(path, format="mp4")}, step=self.global_step)
 
     def export(self, path: str) -> None:
         """The deterministic policy as ONNX: obs [batch, obs_dim] float32 in, actions [batch, act_dim] in [-1, 1] out,
@@ -623,6 +659,8 @@ class Run:
         if self.best_return is None or result[0] > self.best_return:
             self.best_return = result[0]
             self.save("best.pt")
+        if self.args.video:
+            self.record(self.run_dir, "step_{}".format(self.global_step))
 
     def on_signal(self, signum, frame) -> None:
         """Ctrl-C or SIGTERM: finish the iteration, save, evaluate once more, save, exit 0. Another one, a second later
@@ -684,6 +722,7 @@ class Run:
             eval_mode="deterministic, separate envs" if self.eval_env else "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            nonfinite_resets=int(self.env.nonfinite_resets),  # (this rank's: simulations that blew up, restarted)
             world_size=self.world_size, total_env_num=self.args.env_num * self.world_size, rank_checksums=checksums,
             evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
         self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))

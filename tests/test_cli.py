@@ -12,6 +12,7 @@ import torch
 
 import isaac_env
 import ppo_isaac
+import sac_isaac
 from conftest import ROOT, run_ppo
 
 
@@ -91,17 +92,37 @@ def test_sac_compiled_bf16_path_runs(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- backends
+def assert_video(folder, path, printed):  # an mp4 of 320 x 240 frames, one per step of the episode printed beside it
+    import imageio.v3 as iio
+    line = next(line for line in printed.splitlines() if line.startswith("video: " + path))
+    frames = iio.imread(folder / path)
+    assert frames.shape == (int(line.split(" over ")[1].split()[0]), 240, 320, 3) and frames.std() > 10, line
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_short_brax_run_on_cpu(tmp_path, script):
-    extra = ["--buffer-size", 600] if script == "sac_isaac.py" else ["--horizon", 8]
+def test_short_brax_run_on_cpu_with_video(tmp_path, script, monkeypatch, capsys):
+    extra = ["--buffer-size", 600] if script == "sac_isaac.py" else ["--horizon", 8, "--track"]  # (W&B: PPO's)
     result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, *extra,
                      "--total-timesteps", 96, "--eval-env-num", 6, "--eval-times", 6, "--run-name", "brax", *tiny(script),
-                     cwd=tmp_path, script=script)  # evaluation envs of the training envs' shape: one MJX compilation
-    assert result.returncode == 0, result.stderr
+                     "--video", cwd=tmp_path, script=script, extra_env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    assert result.returncode == 0, result.stderr  # (evaluation envs of the training envs' shape: one MJX compilation)
     assert "on brax (6 envs), obs 4, act 1" in result.stdout and "compiling the simulator" in result.stdout
     assert "Brax System" not in result.stderr and "ret=nan" not in result.stderr  # no console noise
     s = summary(tmp_path / "runs" / "brax")
-    assert s["backend"] == "brax" and s["steps"] == 96 and s["final_eval_return"] > 0
+    assert s["backend"] == "brax" and s["steps"] == 96 and s["final_eval_return"] > 0 and s["nonfinite_resets"] == 0
+    assert_video(tmp_path, "runs/brax/videos/step_96.mp4", result.stdout)  # the one evaluation's (at the end)
+    if script == "ppo_isaac.py":  # and the video went to Weights & Biases
+        assert list((tmp_path / "runs" / "brax" / "wandb").glob("offline-run-*/files/media/videos/video_96_*.mp4"))
+    monkeypatch.chdir(tmp_path)  # a checkpoint's video, in-process: the env's shape is compiled in this process too
+    module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
+    module.main(*module.parse_args(["--checkpoint", "runs/brax/best.pt", "--eval-only", "--video", "--eval-times", "6"]))
+    assert_video(tmp_path, "runs/brax/videos/best.mp4", capsys.readouterr().out)
+
+
+def test_video_without_opengl_is_one_line(tmp_path):
+    result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, "--eval-env-num", 6,
+                     "--video", cwd=tmp_path, extra_env={"MUJOCO_GL": "disable"})  # as on a machine without OpenGL
+    assert_one_line_error(result, "--video renders with MuJoCo through OpenGL, and none works here", "libegl1")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -211,6 +232,7 @@ BAD_INPUT = [
     (["sac_isaac.py"], ["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
     (["ppo_isaac.py"], ["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
     (["sac_isaac.py"], ["--device", "tpu9"], ["not a torch device"]),
+    (["ppo_isaac.py"], ["--env-name", "Pendulum", "--video"], ["--video renders the MuJoCo models of Brax tasks"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
      ["GPU fast path", "cpu"]),
 ]
