@@ -4,7 +4,7 @@
 # side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
 # shares its label, and each GPU count is compared with the one-GPU run of the same call.
 #
-#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes]...   (default: check ppo)
+#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo]...   (default: check ppo)
 #
 # check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
 # else runs, so that a broken multi-GPU path costs a minute of a GPU machine, not the whole grid. A check still
@@ -13,6 +13,11 @@
 # sac: sac_isaac.py Humanoid on 1 and 2 GPUs side by side (SAC_SECONDS each), then on 4 GPUs (SAC4_SECONDS).
 # recipes: Ant on 2 GPUs with each of RECIPES beside the same on 1 GPU at 8192 envs (and, the first time, beside
 # the one-GPU run at 4096 envs with the default recipe, which the ratios of the call are taken against).
+# sac-recipe: per task (TASKS), one GPU each, side by side: sac_isaac.py as of SAC_OLD (before its fast path), as of
+# SAC_FAST (--cudagraphs, the recipe before FastSAC's changes), and today's with --cudagraphs, with a scalar critic
+# (--num-atoms 1) and with its default C51 critic; each stopped at SAC_SECONDS.
+# sac-vs-ppo: per task, side by side: ppo_isaac.py --cudagraphs (its whole budget) and sac_isaac.py --cudagraphs with
+# seeds 0, 1 and 2 (stopped at SAC_SECONDS).
 # Writes OUT_DIR/<piece>.json (one per runner) and the logs; merge them with
 #   python benchmarks/run.py --merge OUT_DIR/*.json --report-only --name NAME
 set -u
@@ -28,6 +33,13 @@ CHECK_SECONDS=${CHECK_SECONDS:-200} SAC_SECONDS=${SAC_SECONDS:-240} SAC4_SECONDS
 RECIPES=${RECIPES:-"--minibatches 4|--horizon 8"}  # '|'-separated extra ppo_isaac.py flags
 TASKS=${TASKS:-"Ant Humanoid"}  # (a dry run on a CPU: TASKS=Pendulum EXTRA="--device cpu --env-num 8 ...")
 EXTRA=${EXTRA:-}
+SAC_OLD=${SAC_OLD:-b572902} SAC_FAST=${SAC_FAST:-b7c30c3}  # commits of sac_isaac.py for sac-recipe
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # (older copies of a script import this isaac_env.py)
+
+old_script() {  # COMMIT: sac_isaac.py as of that commit, in a file of its own (from .old/ where git is absent)
+  git show "$1:sac_isaac.py" > "/tmp/sac_$1.py" 2>/dev/null || cp ".old/sac_$1.py" "/tmp/sac_$1.py"
+  echo "/tmp/sac_$1.py"
+}
 
 bench() {  # GPUS PIECE RUN.PY-ARGS...: one runner on the listed GPUs
   local gpus=$1 piece=$2
@@ -86,6 +98,28 @@ for part in $parts; do
       if [ "$i" = 0 ]; then
         bench 3 "recipes-1gpu" --tasks ${TASKS%% *} --gpu-counts 1 &
       fi
+      wait
+    done
+    ;;
+  sac-recipe)
+    for task in $TASKS; do
+      bench 0 "$task-sac-$SAC_OLD" --parts sac --tasks $task --script "$(old_script $SAC_OLD)" \
+        --label " $SAC_OLD" --sac-seconds "$SAC_SECONDS" &
+      bench 1 "$task-sac-$SAC_FAST" --parts sac --tasks $task --script "$(old_script $SAC_FAST)" \
+        --label " $SAC_FAST" --sac-seconds "$SAC_SECONDS" --sac-flags=--cudagraphs &
+      bench 2 "$task-sac-scalar" --parts sac --tasks $task --label " scalar critic" --sac-seconds "$SAC_SECONDS" \
+        "--sac-flags=--cudagraphs --num-atoms 1" &
+      bench 3 "$task-sac" --parts sac --tasks $task --sac-seconds "$SAC_SECONDS" --sac-flags=--cudagraphs &
+      wait
+    done
+    ;;
+  sac-vs-ppo)
+    for task in $TASKS; do
+      bench 0 "$task-ppo" --parts ppo --tasks $task &
+      for seed in 0 1 2; do
+        bench $((seed + 1)) "$task-sac-$seed" --parts sac --tasks $task --seeds $seed --sac-seconds "$SAC_SECONDS" \
+          --sac-flags=--cudagraphs &
+      done
       wait
     done
     ;;

@@ -153,7 +153,7 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         out = os.path.join(tmp, name + ".json")
         cmd = [sys.executable, "benchmarks/brax_ppo.py", "--task", task.lower(), "--seed", str(seed), "--out", out]
     else:
-        script = "ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py"
+        script = a.script or ("ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py")
         out = os.path.join(a.runs_root, "runs", name, "summary.json")
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(gpus)]
         cmd = (launcher if gpus > 1 else [sys.executable]) + [
@@ -165,7 +165,7 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
     env["CUDA_VISIBLE_DEVICES"] = ",".join(visible.split(",")[:gpus]) if visible else ",".join(map(str, range(gpus)))
     result = run_process(cmd + extra, log, max_seconds, env, cwd=ROOT if system == "brax_ppo" else a.runs_root,
                          gpu_index=int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) if a.device != "cpu" else 0)
-    row = {"key": key, "part": "train", "system": system, "task": task, "seed": seed, "flags": extra,
+    row = {"key": key, "part": "train", "system": system + a.label, "task": task, "seed": seed, "flags": extra,
            "args": cmd[1:] + extra, "provenance": PROVENANCE, "gpus": gpus}
     row.update(result)
     if not os.path.isfile(out):
@@ -535,6 +535,8 @@ def main() -> None:
     parser.add_argument("--ppo-flags", default=" ".join(FAST),
                         help="extra ppo_isaac.py flags for the ppo part; pass as --ppo-flags='--a --b' (with =)")
     parser.add_argument("--sac-flags", default="", help="extra sac_isaac.py flags for the sac part")
+    parser.add_argument("--script", default=None, help="another copy of the part's script (e.g. an older version)")
+    parser.add_argument("--label", default="", help="appended to the system's name in rows and keys (e.g. ' old')")
     parser.add_argument("--sac-seconds", type=float, default=300.0, help="wall-clock cap of each SAC run")
     parser.add_argument("--brax-seconds", type=float, default=1200.0, help="wall-clock cap of each Brax PPO run")
     parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
@@ -648,7 +650,7 @@ def main() -> None:
                     flags = (a.ppo_flags if part == "ppo" else a.sac_flags).split() + budget
                 cap = {"sac": a.sac_seconds, "brax": a.brax_seconds}.get(part, a.max_seconds)
                 jobs += [lambda system=system, task=task, seed=seed, flags=flags, cap=cap: [training_row(
-                    a, system, task, seed, flags, tmp, "train/{}/{}/{}".format(system, task, seed), cap)]
+                    a, system, task, seed, flags, tmp, "train/{}{}/{}/{}".format(system, a.label, task, seed), cap)]
                     for task in a.tasks for seed in a.seeds]
         for job in jobs:
             save(job())
