@@ -507,8 +507,8 @@ class Run:
                 for name, part in (parts.items() if ckpt else []):
                     part.copy_(ckpt[name]) if isinstance(part, torch.Tensor) else part.load_state_dict(ckpt[name])
         except (RuntimeError, KeyError, ValueError) as e:
-            fail("checkpoint {} does not fit this network (--net-dim {}): {}".format(
-                args.checkpoint or args.resume, args.net_dim, str(e).splitlines()[0]))
+            fail("checkpoint {} does not fit this network (--net-dim {}), or an earlier {} made it: {}".format(
+                args.checkpoint or args.resume, args.net_dim, SCRIPT, " ".join(str(e).split())[:200]))
         for tensor in self.tensors() if self.world_size > 1 else []:  # torchrun: every rank starts as rank 0 does
             dist.broadcast(tensor, 0)
         if args.resume and self.rank == 0:  # (the other ranks draw from their own seeds)

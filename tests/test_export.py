@@ -77,3 +77,14 @@ def test_export_without_onnx_says_what_to_install(tmp_path, monkeypatch):
         ppo_isaac.main(*ppo_isaac.parse_args(["--checkpoint", path, "--eval-only", "--export",
                                               str(tmp_path / "p.onnx"), "--eval-times", "1", "--device", "cpu"]))
     assert str(stop.value.code) == "ppo_isaac.py: error: --export needs onnx: pip install onnx onnxscript"
+
+
+def test_a_checkpoint_of_other_networks_is_one_line(tmp_path):  # e.g. one of SAC before its LayerNorm actor
+    path, _ = checkpoint(tmp_path, sac_isaac)
+    state = torch.load(path, weights_only=True)
+    del state["actor"]["net.1.weight"]
+    torch.save(state, path)
+    with pytest.raises(SystemExit) as stop:
+        sac_isaac.main(*sac_isaac.parse_args(["--checkpoint", path, "--eval-only", "--device", "cpu"]))
+    assert "does not fit this network (--net-dim 32), or an earlier sac_isaac.py made it" in str(stop.value.code)
+    assert 'Missing key(s) in state_dict: "net.1.weight"' in str(stop.value.code)
