@@ -610,8 +610,9 @@ class Run:
             if self.rank > 0:
                 sys.exit(1)  # rank 0 says why
             self.progress.close()
-            fail("non-finite {} at iteration {} (step {}); stopped, the last good checkpoint in {} is kept".format(
-                ", ".join(bad), self.iteration, self.global_step, self.run_dir))
+            fail("non-finite {} at iteration {} (step {}; {} simulations restarted after blowing up); stopped, the "
+                 "last good checkpoint in {} is kept".format(", ".join(bad), self.iteration, self.global_step,
+                                                            int(self.env.nonfinite_resets), self.run_dir))
         seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture

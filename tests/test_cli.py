@@ -273,7 +273,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisone
                      extra_env={"NAN_AT_STEP": "53", "NAN_IN": poisoned, "NAN_SCRIPT": script})
     iteration, saved_steps = (4, 768) if script == "ppo_isaac.py" else (6, 800)
     assert_one_line_error(result, "non-finite", "at iteration {}".format(iteration), "last good checkpoint",
-                          script=script)
+                          "0 simulations restarted after blowing up", script=script)
     state = torch.load(tmp_path / "runs" / "nan" / "checkpoint.pt", weights_only=True)
     assert state["global_step"] == saved_steps
     weights = state["agent"] if script == "ppo_isaac.py" else {**state["actor"], **state["critic"]}
