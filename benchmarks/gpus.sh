@@ -4,7 +4,7 @@
 # side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
 # shares its label, and each GPU count is compared with the one-GPU run of the same call.
 #
-#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo]...   (default: check ppo)
+#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|sac-nan]...   (default: check ppo)
 #
 # check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
 # else runs, so that a broken multi-GPU path costs a minute of a GPU machine, not the whole grid. A check still
@@ -18,6 +18,9 @@
 # (--num-atoms 1) and with its default C51 critic; each stopped at SAC_SECONDS.
 # sac-vs-ppo: per task, side by side: ppo_isaac.py --cudagraphs (its whole budget) and sac_isaac.py --cudagraphs with
 # seeds 0, 1 and 2 (stopped at SAC_SECONDS).
+# sac-nan: Humanoid SAC eager (seeds 0, 1) beside SAC --cudagraphs (seeds 0, 1), each stopped at SAC_SECONDS: do the
+# runs that end in non-finite values (issue 14) need the graphs? The NaN guard's line counts simulator blow-ups.
+# Give an OUT_DIR under the device's $OUT: pieces land there as they finish, so a call cut short still returns them.
 # Writes OUT_DIR/<piece>.json (one per runner) and the logs; merge them with
 #   python benchmarks/run.py --merge OUT_DIR/*.json --report-only --name NAME
 set -u
@@ -122,6 +125,15 @@ for part in $parts; do
       done
       wait
     done
+    ;;
+  sac-nan)
+    for seed in 0 1; do
+      bench $seed "Humanoid-sac-eager-$seed" --parts sac --tasks Humanoid --seeds $seed --label " eager" \
+        --sac-seconds "$SAC_SECONDS" &
+      bench $((seed + 2)) "Humanoid-sac-graphs-$seed" --parts sac --tasks Humanoid --seeds $seed \
+        --sac-seconds "$SAC_SECONDS" --sac-flags=--cudagraphs &
+    done
+    wait
     ;;
   *)
     echo "unknown part $part" >&2
