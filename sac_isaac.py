@@ -79,6 +79,8 @@ class Args:
     """transitions per gradient update"""
     updates_per_step: Optional[int] = None
     """gradient updates after each env step (which adds env_num transitions)"""
+    policy_frequency: int = 1
+    """the actor and temperature take a step every this many critic updates (delayed policy updates, as in TD3)"""
     horizon: Optional[int] = None
     """env steps per iteration; each iteration ends with one host sync for the logs and the NaN guard"""
     learning_starts: Optional[int] = None
@@ -143,7 +145,7 @@ class Args:
 
 def check_args(args: Args) -> None:  # SAC's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
-                 "horizon", "n_step"):
+                 "policy_frequency", "horizon", "n_step"):
         if getattr(args, name) <= 0:
             fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
     if args.num_atoms < 1 or (args.num_atoms > 1 and not args.v_min < args.v_max):
@@ -311,7 +313,7 @@ class CudaGraph:
         return self.outputs
 
 # ---------------------------------------------------------------------------------------------- main
-LOSS_NAMES = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "q_value", "entropy")
+LOSS_NAMES = ("critic_loss", "q_value", "actor_loss", "alpha_loss", "alpha", "entropy")  # critics', actor's
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs, and a separate copy for deterministic evaluation
@@ -347,7 +349,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         with autocast:
             return actor(actor.normalize_obs(obs))[0]
 
-    # update: the critics on n-step targets; then the actor and temperature; then a soft target update
+    # update: the critics on n-step targets and a soft target update; every policy_frequency-th, the actor and alpha
     def critic_gradients() -> Tuple[torch.Tensor, torch.Tensor]:  # into p.grad; the batch, [critic_loss, q_value]
         obs, actions, reward_sum, next_obs, discount, weight = buffer.sample(args.batch_size, args.n_step, args.gamma)
         obs, next_obs = actor.normalize_obs(obs), actor.normalize_obs(next_obs)
@@ -374,11 +376,16 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         q_value = 0.5 * (critic.q_value(q1) + critic.q_value(q2)).mean()
         return obs, torch.stack([critic_loss, q_value]).detach()
 
-    def actor_gradients(obs: torch.Tensor) -> torch.Tensor:  # the critics' step; [actor, alpha loss, alpha, entropy]
+    def critic_step() -> None:
         if args.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(critic.parameters(), args.max_grad_norm)
         critic_opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(target_params, online_params, args.tau)
+
+    def actor_gradients(obs: torch.Tensor) -> torch.Tensor:  # into p.grad; [actor loss, alpha loss, alpha, entropy]
         alpha = log_alpha.exp().detach()
+        critic.requires_grad_(False)  # the actor's loss needs gradients through the critics, not of their weights
         with autocast:
             new_actions, log_prob = actor(obs)
             actor_loss = (alpha * log_prob - torch.min(*map(critic.q_value, critic(obs, new_actions)))).mean()
@@ -386,6 +393,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         actor_opt.zero_grad(set_to_none=True)
         alpha_opt.zero_grad(set_to_none=True)
         (actor_loss + alpha_loss).backward()  # alpha is detached in actor_loss: two separate gradients
+        critic.requires_grad_(True)
         return torch.stack([actor_loss, alpha_loss, alpha, -log_prob.mean()]).detach()
 
     def actor_step() -> None:
@@ -393,27 +401,29 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             nn.utils.clip_grad_norm_(actor.parameters(), args.max_grad_norm)
         actor_opt.step()
         alpha_opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(target_params, online_params, args.tau)
 
-    hot = (act, critic_gradients, actor_gradients, actor_step)  # the GPU fast paths wrap them, the maths unchanged
+    hot = (act, critic_gradients, critic_step, actor_gradients, actor_step)  # the fast paths wrap them, same maths
     hot = tuple(map(torch.compile, hot)) if args.compile else hot
-    act, critic_gradients, actor_gradients, actor_step = tuple(map(CudaGraph, hot)) if args.cudagraphs else hot
+    act, critic_gradients, critic_step, actor_gradients, actor_step = tuple(map(CudaGraph, hot)) if args.cudagraphs \
+        else hot
 
-    def update() -> torch.Tensor:  # the LOSS_NAMES values, stacked. torchrun: the ranks' mean gradients, between graphs
-        obs, (critic_loss, q_value) = critic_gradients()
+    def update(with_actor: bool) -> torch.Tensor:  # LOSS_NAMES' values (the actor's: 0 without). torchrun: the ranks'
+        obs, critic_logs = critic_gradients()  # mean gradients, all-reduced between the graphs
         average_over_ranks([p.grad for p in critic.parameters()])
-        actor_loss, alpha_loss, alpha, entropy = actor_gradients(obs)
+        critic_step()
+        if not with_actor:
+            return torch.cat([critic_logs, critic_logs.new_zeros(4)])
+        actor_logs = actor_gradients(obs)
         average_over_ranks([p.grad for p in actor.parameters()] + [log_alpha.grad])
         actor_step()
-        return torch.stack([critic_loss, actor_loss, alpha_loss, alpha, q_value, entropy])
+        return torch.cat([critic_logs, actor_logs])
 
     # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
     obs = env.reset()
     run.start(steps_per_iteration=args.horizon * env.num_envs)
-    random_steps, env_steps = (0 if ckpt is not None else args.learning_starts), 0  # warm-up: random actions
+    random_steps, env_steps, updates_done = (0 if ckpt is not None else args.learning_starts), 0, 0  # warm-up: random
     while run.training():
-        rollout_marks, loss_sums, updates = [], torch.zeros(len(LOSS_NAMES), device=device), 0
+        rollout_marks, loss_sums, updates = [], torch.zeros(len(LOSS_NAMES), device=device), [0, 0]  # all, actor
         finite = torch.ones((), dtype=torch.bool, device=device)  # observations and rewards
         for _ in range(args.horizon):
             # --- collection: one step of all envs into the replay buffer, nothing leaves the device
@@ -434,11 +444,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             # --- updates: updates_per_step gradient steps on batches drawn from every env's ring
             if env_steps > random_steps and buffer.size >= max(args.n_step, args.learning_starts):
                 for _ in range(args.updates_per_step):
-                    loss_sums += update()
-                updates += args.updates_per_step
+                    with_actor = updates_done % args.policy_frequency == 0
+                    loss_sums += update(with_actor)
+                    updates_done, updates = updates_done + 1, [updates[0] + 1, updates[1] + with_actor]
 
         # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
-        logs = dict(zip(["losses/" + name for name in LOSS_NAMES], loss_sums / updates)) if updates else {}
+        means = torch.cat([loss_sums[:2] / updates[0], loss_sums[2:] / max(updates[1], 1)])  # (no copy to the GPU)
+        logs = dict(zip(["losses/" + name for name in LOSS_NAMES], means)) if updates[0] else {}
         run.end_iteration(args.horizon * env.num_envs, rollout_marks, logs, checks={"observations or rewards": finite})
     run.finish()
 
