@@ -307,6 +307,12 @@ class BraxEnv(VecEnv):
         self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
 
     def _refresh_pool(self) -> None:
+        # JAX may build the new pool in memory that torch has just released (an earlier step's observations) while
+        # torch's stream, far behind the host under CUDA graphs, has yet to read it: it corrupted SAC's replay and
+        # normaliser with NaNs. JAX waits for torch's stream only in work that takes a torch tensor (the step, its
+        # actions); this does not, so torch's queued work finishes first (a sync every FRESH_EVERY steps)
+        if self.device.type == "cuda":
+            torch.cuda.current_stream(self.device).synchronize()
         self._rng, self._fresh = self._fresh_states(self._rng)
 
     def reset(self):

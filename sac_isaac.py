@@ -33,17 +33,17 @@ CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt"
 # Per-task defaults of the options left None in Args (other tasks: "other"); locomotion: FastTD3's choices
 TASK_DEFAULTS = {
     "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
-                     updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32,
-                     v_min=-100.0, v_max=500.0),
+                     updates_per_step=2, policy_frequency=1, learning_starts=10, learning_rate=3e-4, gamma=0.97,
+                     n_step=3, horizon=32, v_min=-100.0, v_max=500.0),
     "pendulum": dict(total_timesteps=40_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=2, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16,
-                     v_min=-1700.0, v_max=0.0),
+                     updates_per_step=2, policy_frequency=1, learning_starts=4, learning_rate=1e-3, gamma=0.99,
+                     n_step=1, horizon=16, v_min=-1700.0, v_max=0.0),
     "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=1, learning_starts=4, learning_rate=1e-3, gamma=0.99, n_step=1, horizon=16,
-                     v_min=0.0, v_max=100.0),
+                     updates_per_step=1, policy_frequency=1, learning_starts=4, learning_rate=1e-3, gamma=0.99,
+                     n_step=1, horizon=16, v_min=0.0, v_max=100.0),
     "other": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
-                  updates_per_step=2, learning_starts=10, learning_rate=3e-4, gamma=0.97, n_step=3, horizon=32,
-                  v_min=-100.0, v_max=500.0),
+                  updates_per_step=2, policy_frequency=2, learning_starts=10, learning_rate=3e-4, gamma=0.97,
+                  n_step=3, horizon=32, v_min=-100.0, v_max=500.0),
 }
 
 def per_task(cls):
@@ -79,7 +79,7 @@ class Args:
     """transitions per gradient update"""
     updates_per_step: Optional[int] = None
     """gradient updates after each env step (which adds env_num transitions)"""
-    policy_frequency: int = 1
+    policy_frequency: Optional[int] = None
     """the actor and temperature take a step every this many critic updates (delayed policy updates, as in TD3)"""
     horizon: Optional[int] = None
     """env steps per iteration; each iteration ends with one host sync for the logs and the NaN guard"""
