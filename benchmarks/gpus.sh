@@ -4,7 +4,8 @@
 # side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
 # shares its label, and each GPU count is compared with the one-GPU run of the same call.
 #
-#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|sac-ab|sac-nan]...   (default: check ppo)
+#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|sac-ab|sac-variants|sac-nan]...
+#   (default: check ppo)
 #
 # check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
 # else runs, so that a broken multi-GPU path costs a minute of a GPU machine, not the whole grid. A check still
@@ -19,6 +20,7 @@
 # sac-vs-ppo: per task, side by side: ppo_isaac.py --cudagraphs (its whole budget) and sac_isaac.py --cudagraphs with
 # seeds 0, 1 and 2 (stopped at SAC_SECONDS).
 # sac-ab: per task, side by side: sac_isaac.py --cudagraphs with seeds 0 and 1 as it is, and with B_FLAGS (B_LABEL).
+# sac-variants: per task, side by side, one GPU each: sac_isaac.py --cudagraphs, seed 0, with each of VARIANTS.
 # sac-nan: Humanoid SAC eager (seeds 0, 1) beside SAC --cudagraphs (seeds 0, 1), each stopped at SAC_SECONDS: do the
 # runs that end in non-finite values (issue 14) need the graphs? The NaN guard's line counts simulator blow-ups.
 # Give an OUT_DIR under the device's $OUT: pieces land there as they finish, so a call cut short still returns them.
@@ -38,6 +40,8 @@ RECIPES=${RECIPES:-"--minibatches 4|--horizon 8"}  # '|'-separated extra ppo_isa
 TASKS=${TASKS:-"Ant Humanoid"}  # (a dry run on a CPU: TASKS=Pendulum EXTRA="--device cpu --env-num 8 ...")
 EXTRA=${EXTRA:-}
 B_FLAGS=${B_FLAGS:-"--policy-frequency 2"} B_LABEL=${B_LABEL:-" actor every 2nd"}  # sac-ab's second arm
+VARIANTS=${VARIANTS:-"defaults:|one update per step:--updates-per-step 1|compiled:--compile|actor every 2nd:\
+--policy-frequency 2"}  # sac-variants: '|'-separated LABEL:FLAGS
 SAC_OLD=${SAC_OLD:-b572902} SAC_FAST=${SAC_FAST:-b7c30c3}  # commits of sac_isaac.py for sac-recipe
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # (older copies of a script import this isaac_env.py)
 
@@ -135,6 +139,17 @@ for part in $parts; do
           --sac-flags=--cudagraphs &
         bench $((seed + 2)) "$task-sac-b-$seed" --parts sac --tasks $task --seeds $seed --label "$B_LABEL" \
           --sac-seconds "$SAC_SECONDS" "--sac-flags=--cudagraphs $B_FLAGS" &
+      done
+      wait
+    done
+    ;;
+  sac-variants)
+    IFS='|' read -r -a variants <<< "$VARIANTS"
+    for task in $TASKS; do
+      for i in "${!variants[@]}"; do
+        label=${variants[$i]%%:*}
+        bench $i "$task-sac-v$i" --parts sac --tasks $task --label " $label" --sac-seconds "$SAC_SECONDS" \
+          "--sac-flags=--cudagraphs ${variants[$i]#*:}" &
       done
       wait
     done
