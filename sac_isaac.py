@@ -390,8 +390,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             new_actions, log_prob = actor(obs)
             actor_loss = (alpha * log_prob - torch.min(*map(critic.q_value, critic(obs, new_actions)))).mean()
         alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
-        actor_opt.zero_grad(set_to_none=True)
-        alpha_opt.zero_grad(set_to_none=True)
+        for optimizer in (actor_opt, alpha_opt):
+            optimizer.zero_grad(set_to_none=True)
         (actor_loss + alpha_loss).backward()  # alpha is detached in actor_loss: two separate gradients
         critic.requires_grad_(True)
         return torch.stack([actor_loss, alpha_loss, alpha, -log_prob.mean()]).detach()
@@ -411,12 +411,11 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         obs, critic_logs = critic_gradients()  # mean gradients, all-reduced between the graphs
         average_over_ranks([p.grad for p in critic.parameters()])
         critic_step()
-        if not with_actor:
-            return torch.cat([critic_logs, critic_logs.new_zeros(4)])
-        actor_logs = actor_gradients(obs)
-        average_over_ranks([p.grad for p in actor.parameters()] + [log_alpha.grad])
-        actor_step()
-        return torch.cat([critic_logs, actor_logs])
+        if with_actor:
+            actor_logs = actor_gradients(obs)
+            average_over_ranks([p.grad for p in actor.parameters()] + [log_alpha.grad])
+            actor_step()
+        return torch.cat([critic_logs, actor_logs if with_actor else critic_logs.new_zeros(4)])
 
     # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
     obs = env.reset()
@@ -444,7 +443,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             # --- updates: updates_per_step gradient steps on batches drawn from every env's ring
             if env_steps > random_steps and buffer.size >= max(args.n_step, args.learning_starts):
                 for _ in range(args.updates_per_step):
-                    with_actor = updates_done % args.policy_frequency == 0
+                    with_actor = updates_done % args.policy_frequency == 0  # the 1st, then every policy_frequency-th
                     loss_sums += update(with_actor)
                     updates_done, updates = updates_done + 1, [updates[0] + 1, updates[1] + with_actor]
 

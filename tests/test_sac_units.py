@@ -142,3 +142,24 @@ def test_c51_projection_keeps_probability_and_the_mean_inside_the_support():
     critic = sac_isaac.Critic(obs_dim=3, act_dim=1, net_dim=16, support=support)
     logits = critic(torch.zeros(4, 3), torch.zeros(4, 1))[0]
     assert logits.shape == (4, 101) and torch.allclose(critic.q_value(logits), logits.softmax(-1) @ support)
+
+
+def test_policy_frequency_steps_the_actor_and_temperature_on_every_nth_update(tmp_path, monkeypatch):
+    """--policy-frequency 3: every critic update steps the critics, the 1st, 4th, 7th, ... also the actor and alpha
+    (counted by their optimisers in the final checkpoint). One small Pendulum run in this process."""
+    import signal
+
+    monkeypatch.chdir(tmp_path)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sac_isaac.main(*sac_isaac.parse_args([
+            "--env-name", "Pendulum", "--env-num", "8", "--total-timesteps", "256", "--eval-env-num", "0",
+            "--net-dim", "32", "--batch-size", "64", "--buffer-size", "1024", "--updates-per-step", "2",
+            "--policy-frequency", "3", "--run-name", "pf"]))
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    ckpt = torch.load(str(tmp_path / "runs" / "pf" / "checkpoint.pt"), weights_only=False)
+    steps = {name: int(ckpt[name]["state"][0]["step"]) for name in ("critic_opt", "actor_opt", "alpha_opt")}
+    assert steps["critic_opt"] == 2 * (256 // 8 - 4)  # two per env step after the 4 random ones
+    assert steps["actor_opt"] == steps["alpha_opt"] == math.ceil(steps["critic_opt"] / 3)
