@@ -321,7 +321,8 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
     for r in sorted(rows, key=lambda r: r["key"]):
         lines.append("| {} | {} | {} |".format(r["key"], r.get("call", "-"), r.get("status", "ok") + (
             "; flags " + " ".join(r["flags"]) if r.get("flags") else "") + (
-            "; memory by " + r["memory_method"] if r.get("memory_method") else "")))
+            "; memory by " + r["memory_method"] if r.get("memory_method") else "") + (
+            "; " + r["provenance"]["note"] if (r.get("provenance") or {}).get("note") else "")))
     with open(path_md, "w") as f:
         f.write("\n".join(lines) + "\n")
     draw_plots(train, ceiling, plot_dir, [r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
