@@ -4,7 +4,7 @@
 # side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
 # shares its label, and each GPU count is compared with the one-GPU run of the same call.
 #
-#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|sac-ab|sac-variants|sac-nan]...
+#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|sac-variants|sac-nan]...
 #   (default: check ppo)
 #
 # check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
@@ -19,8 +19,8 @@
 # (--num-atoms 1) and with its default C51 critic; each stopped at SAC_SECONDS.
 # sac-vs-ppo: per task, side by side: ppo_isaac.py --cudagraphs (its whole budget) and sac_isaac.py --cudagraphs with
 # seeds 0, 1 and 2 (stopped at SAC_SECONDS).
-# sac-ab: per task, side by side: sac_isaac.py --cudagraphs with seeds 0 and 1 as it is, and with B_FLAGS (B_LABEL).
-# sac-variants: per task, side by side, one GPU each: sac_isaac.py --cudagraphs, seed 0, with each of VARIANTS.
+# sac-variants: per task, side by side, one GPU each: sac_isaac.py --cudagraphs with each of VARIANTS and SEEDS (e.g.
+# SEEDS="0 1" VARIANTS=":|actor every 2nd:--policy-frequency 2": as it is and with delayed actor updates, two seeds).
 # sac-nan: Humanoid SAC eager (seeds 0, 1) beside SAC --cudagraphs (seeds 0, 1), each stopped at SAC_SECONDS: do the
 # runs that end in non-finite values (issue 14) need the graphs? The NaN guard's line counts simulator blow-ups.
 # Give an OUT_DIR under the device's $OUT: pieces land there as they finish, so a call cut short still returns them.
@@ -39,9 +39,8 @@ CHECK_SECONDS=${CHECK_SECONDS:-200} SAC_SECONDS=${SAC_SECONDS:-240} SAC4_SECONDS
 RECIPES=${RECIPES:-"--minibatches 4|--horizon 8"}  # '|'-separated extra ppo_isaac.py flags
 TASKS=${TASKS:-"Ant Humanoid"}  # (a dry run on a CPU: TASKS=Pendulum EXTRA="--device cpu --env-num 8 ...")
 EXTRA=${EXTRA:-}
-B_FLAGS=${B_FLAGS:-"--policy-frequency 2"} B_LABEL=${B_LABEL:-" actor every 2nd"}  # sac-ab's second arm
 VARIANTS=${VARIANTS:-"defaults:|one update per step:--updates-per-step 1|compiled:--compile|actor every 2nd:\
---policy-frequency 2"}  # sac-variants: '|'-separated LABEL:FLAGS
+--policy-frequency 2"} SEEDS=${SEEDS:-0}  # sac-variants: '|'-separated LABEL:FLAGS, and their seeds
 SAC_OLD=${SAC_OLD:-b572902} SAC_FAST=${SAC_FAST:-b7c30c3}  # commits of sac_isaac.py for sac-recipe
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # (older copies of a script import this isaac_env.py)
 
@@ -132,24 +131,17 @@ for part in $parts; do
       wait
     done
     ;;
-  sac-ab)
-    for task in $TASKS; do
-      for seed in 0 1; do
-        bench $seed "$task-sac-a-$seed" --parts sac --tasks $task --seeds $seed --sac-seconds "$SAC_SECONDS" \
-          --sac-flags=--cudagraphs &
-        bench $((seed + 2)) "$task-sac-b-$seed" --parts sac --tasks $task --seeds $seed --label "$B_LABEL" \
-          --sac-seconds "$SAC_SECONDS" "--sac-flags=--cudagraphs $B_FLAGS" &
-      done
-      wait
-    done
-    ;;
   sac-variants)
     IFS='|' read -r -a variants <<< "$VARIANTS"
     for task in $TASKS; do
+      gpu=0
       for i in "${!variants[@]}"; do
         label=${variants[$i]%%:*}
-        bench $i "$task-sac-v$i" --parts sac --tasks $task --label " $label" --sac-seconds "$SAC_SECONDS" \
-          "--sac-flags=--cudagraphs ${variants[$i]#*:}" &
+        for seed in $SEEDS; do  # (an empty label: the system's own name)
+          bench $gpu "$task-sac-v$i-$seed" --parts sac --tasks $task --seeds $seed --label "${label:+ $label}" \
+            --sac-seconds "$SAC_SECONDS" "--sac-flags=--cudagraphs ${variants[$i]#*:}" &
+          gpu=$((gpu + 1))
+        done
       done
       wait
     done

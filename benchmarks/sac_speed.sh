@@ -30,14 +30,14 @@ for variant in "$@"; do
   start=$(date +%s%N)
   python3 "$SCRIPT" $ANT $flags $EXTRA --run-name "speed_$name" > "$out/$name.log" 2>&1
   status=$?
-  seconds=$(( ($(date +%s%N) - start) / 1000000 ))  # (milliseconds)
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
   cp "runs/speed_$name/summary.json" "$out/$name.json" 2>/dev/null
-  python3 - "$out/$name.json" "$label" "$seconds" "$status" <<'EOF'
+  python3 - "$out/$name.json" "$label" "$ms" "$status" <<'EOF'
 import json, sys
-path, label, seconds, status = sys.argv[1:]
+path, label, ms, status = sys.argv[1:]
 try:
     s = json.load(open(path))
-    print("{:40s} {:12.0f} {:14.4f} {:10.1f}".format(label, s["steady_sps"], s["steady_update_seconds"], int(seconds) / 1e3))
+    print("{:40s} {:12.0f} {:14.4f} {:10.1f}".format(label, s["steady_sps"], s["steady_update_seconds"], int(ms) / 1e3))
 except (OSError, KeyError, TypeError):
     print("{:40s} failed (exit {}), see its log".format(label, status))
 EOF
