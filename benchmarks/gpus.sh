@@ -20,7 +20,8 @@
 # sac-vs-ppo: per task, side by side: ppo_isaac.py --cudagraphs (its whole budget) and sac_isaac.py --cudagraphs with
 # seeds 0, 1 and 2 (stopped at SAC_SECONDS).
 # sac-variants: per task, side by side, one GPU each: sac_isaac.py --cudagraphs with each of VARIANTS and SEEDS (e.g.
-# SEEDS="0 1" VARIANTS=":|actor every 2nd:--policy-frequency 2": as it is and with delayed actor updates, two seeds).
+# SEEDS="0 1" VARIANTS=":|actor every 2nd:--policy-frequency 2": as it is and with delayed actor updates, two seeds;
+# FLAGS that start with @COMMIT run sac_isaac.py as of that commit: "serial:@be8e04e|:").
 # sac-nan: Humanoid SAC eager (seeds 0, 1) beside SAC --cudagraphs (seeds 0, 1), each stopped at SAC_SECONDS: do the
 # runs that end in non-finite values (issue 14) need the graphs? The NaN guard's line counts simulator blow-ups.
 # Give an OUT_DIR under the device's $OUT: pieces land there as they finish, so a call cut short still returns them.
@@ -136,10 +137,14 @@ for part in $parts; do
     for task in $TASKS; do
       gpu=0
       for i in "${!variants[@]}"; do
-        label=${variants[$i]%%:*}
+        label=${variants[$i]%%:*} flags=${variants[$i]#*:} script=()
+        if [ "${flags:0:1}" = @ ]; then  # @COMMIT first: sac_isaac.py as of that commit
+          commit=${flags%% *} && flags=${flags#"$commit"} && flags=${flags# }
+          script=(--script "$(old_script "${commit#@}")")
+        fi
         for seed in $SEEDS; do  # (an empty label: the system's own name)
           bench $gpu "$task-sac-v$i-$seed" --parts sac --tasks $task --seeds $seed --label "${label:+ $label}" \
-            --sac-seconds "$SAC_SECONDS" "--sac-flags=--cudagraphs ${variants[$i]#*:}" &
+            --sac-seconds "$SAC_SECONDS" "${script[@]}" "--sac-flags=--cudagraphs $flags" &
           gpu=$((gpu + 1))
         done
       done
