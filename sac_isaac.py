@@ -35,7 +35,7 @@ TASK_DEFAULTS = {
     "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
                      updates_per_step=2, policy_frequency=1, learning_starts=10, learning_rate=3e-4, gamma=0.97,
                      n_step=3, horizon=32, v_min=-100.0, v_max=500.0),
-    "pendulum": dict(total_timesteps=40_000, net_dim=128, buffer_size=64_000, batch_size=512,
+    "pendulum": dict(total_timesteps=24_000, net_dim=128, buffer_size=64_000, batch_size=512,
                      updates_per_step=2, policy_frequency=1, learning_starts=4, learning_rate=1e-3, gamma=0.99,
                      n_step=1, horizon=16, v_min=-1700.0, v_max=0.0),
     "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,

@@ -79,7 +79,7 @@ def test_sac_learns_pendulum(tmp_path):  # the README's CPU demo, as written the
                      script="sac_isaac.py")
     assert result.returncode == 0, result.stderr
     s = summary(tmp_path / "runs" / "learn")
-    assert s["status"] == "completed" and s["steps"] >= 30_000 and s["backend"] == "torch"
+    assert s["status"] == "completed" and s["steps"] >= 24_000 and s["backend"] == "torch"
     assert s["final_eval_return"] > PENDULUM_THRESHOLD, s  # margin: random -1200, trained about -170
 
 
