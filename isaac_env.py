@@ -26,6 +26,7 @@ handed to torch through DLPack) and "torch" (small classic-control tasks written
 first of isaacgym, torch, brax that has the task.
 """
 import atexit
+import collections
 import contextlib
 import ctypes.util
 import importlib.metadata
@@ -77,6 +78,8 @@ class VecEnv:
 
     backend = ""
     one_per_process = False  # True where the simulator allows only one simulation per process (Isaac Gym)
+    pace = False  # True: a step first waits for the one before it (Brax), so that other work on the simulator's GPU
+    # stream (an evaluation beside training) queues behind one step at most, not behind all that the host ran ahead
     fps = 30.0  # frames per second of simulated time, for videos
 
     def __init__(self, name: str, num_envs: int, obs_dim: int, act_dim: int, device: torch.device,
@@ -305,6 +308,11 @@ class BraxEnv(VecEnv):
         self._fresh_states, self._step = _brax_functions(self.env, name, num_envs, self.max_episode_length)
         self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
         self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
+        # JAX frees an array once unreferenced and may give its memory to the next computation at once, before torch's
+        # stream (up to FRESH_EVERY steps behind the host under CUDA graphs) has read it. This env's next step waits
+        # for that stream (it takes torch's actions); other JAX work does not (another env's, such as an evaluation
+        # beside training, on its own thread): so what torch was handed stays referenced for 2 * FRESH_EVERY steps.
+        self._lent = collections.deque(maxlen=2 * self.FRESH_EVERY)
 
     def _refresh_pool(self) -> None:
         # JAX may build the new pool in memory that torch has just released (an earlier step's observations) while
@@ -323,6 +331,7 @@ class BraxEnv(VecEnv):
         self._steps = jnp.zeros(self.num_envs, dtype=jnp.int32, device=self.jax_device)
         self._clear_episodes()
         self._calls = 0
+        self._lent.append(self._state.obs)
         return torch.from_dlpack(self._state.obs)
 
     def step(self, actions):
@@ -331,8 +340,11 @@ class BraxEnv(VecEnv):
         self._calls += 1
         if self._calls % self.FRESH_EVERY == 0:
             self._refresh_pool()
+        if self.pace and self._lent:
+            jax.block_until_ready(self._lent[-1])
         jax_actions = jax.dlpack.from_dlpack(actions.clamp(-1.0, 1.0).float().contiguous())
         self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions)
+        self._lent.append(out)
         obs, final_obs, reward, terminated, truncated, broken = (torch.from_dlpack(x) for x in out)
         info = self._episode_info(reward, terminated | truncated)
         info["final_obs"], info["valid"] = final_obs, ~broken

@@ -14,7 +14,7 @@ import time
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import copy, importlib.util, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
+import copy, importlib.util, json, logging, math, os, signal, sys, threading, warnings  # noqa: E401,E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
@@ -116,11 +116,14 @@ class Args:
     target_return: Optional[float] = None
     """stop once an evaluation reaches this return"""
     eval_gap: float = 256.0
-    """seconds between evaluations (one more always runs at the end)"""
+    """seconds between evaluations (with --async-eval: from one's start to the next's; one more runs at the end)"""
     eval_times: int = 16
     """episodes per evaluation (the tutorial's evaluator: --eval-env-num 1 --eval-times 4)"""
     eval_env_num: int = 16
     """envs of the separate, deterministic evaluation env; 0: the training envs' last episodes (forced on Isaac Gym)"""
+    async_eval: bool = True
+    """evaluate a copy of the policy on a thread of its own while training goes on (not with --video); it shares the
+    simulator's GPU stream with training: SAC: on, as measured (README)"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
@@ -333,7 +336,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     alpha_opt = torch.optim.Adam([log_alpha], lr=args.learning_rate, fused=True)
     parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha, actor_opt=actor_opt,
                  critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
-    run = Run(args, env, eval_env, ckpt, parts, policy=lambda obs: actor.deterministic(actor.normalize_obs(obs)))
+    run = Run(args, env, eval_env, ckpt, parts,  # the policy of these parts, or of an evaluation's copies of them
+              policy=lambda p, obs: p["actor"].deterministic(p["actor"].normalize_obs(obs)))
     if args.eval_only:
         return run.print_evaluation()
     for optimizer in (actor_opt, critic_opt, alpha_opt):  # CUDA graphs: optimisers that keep their state on the GPU
@@ -605,11 +609,15 @@ def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
     return float(info["episode_return"][0]), len(frames)
 
 class Run:
-    """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary"""
+    """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary.
+    policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies)."""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
-        self.args, self.env, self.eval_env, self.parts, self.policy = args, env, eval_env, parts, policy
+        self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
+        self.policy = lambda obs: policy(parts, obs)  # the live parts'
         self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
+        self.job = self.copies = None  # an evaluation beside training, and the parts' copies it evaluates
+        self.beside = args.async_eval and not args.video and eval_env is not None  # (see start_evaluation)
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
         self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
@@ -745,36 +753,78 @@ class Run:
         left = (self.args.total_timesteps - self.global_step) * seconds / steps
         if self.iteration == 3 and self.device.type == "cpu" and left > 600:
             tqdm.write("note: on a CPU this run needs about {:.1f} h more; a quick demo: {}".format(left / 3600, DEMO))
-        if time.time() - self.last_eval >= self.args.eval_gap:
-            self.run_evaluation()
+        self.collect_evaluation()  # (one that has ended, beside training)
+        if self.job is None and time.time() - self.last_eval >= self.args.eval_gap:
+            self.start_evaluation()
         if time.time() - self.last_save >= self.args.save_gap:
             self.save()
         self.iteration_start = time.time()
 
-    def log(self, scalars: List[Tuple[str, float]]) -> None:  # to TensorBoard, and to Weights & Biases with --track
-        for name, value in scalars:
-            self.writer.add_scalar(name, value, self.global_step)
-        if self.args.track:
-            self.wandb.log(dict(scalars), step=self.global_step)
+    def log(self, scalars: List[Tuple[str, float]], step: Optional[int] = None) -> None:  # TensorBoard, W&B (--track)
+        for name, value in scalars:  # at `step`, by default now's
+            self.writer.add_scalar(name, value, self.global_step if step is None else step)
+        if self.args.track:  # (W&B's steps may only grow: an evaluation's own step goes along as a value)
+            self.wandb.log(dict(scalars, **({} if step is None else {"charts/eval_step": step})), step=self.global_step)
 
-    def run_evaluation(self) -> None:
+    def evaluate_now(self) -> List[float]:  # [mean, std, count] of the live policy, or [] (no episode has ended)
         if self.eval_env is not None:
-            result = evaluate(self.policy, self.eval_env, self.args.eval_times)
-        else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
-            returns = self.env.last_return[self.env.ended[2] > 0]
-            result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
+            return evaluate(self.policy, self.eval_env, self.args.eval_times)
+        returns = self.env.last_return[self.env.ended[2] > 0]  # each training env's latest episode: one per env, so
+        return [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
+
+    def start_evaluation(self) -> None:
+        """Evaluates the parts as they are now. --async-eval: copies of them, on a thread and CUDA stream of their own,
+        beside training (the result counts from when it is known; a due evaluation waits for the one running). Else,
+        without separate evaluation envs (Isaac Gym), or with --video (EGL contexts stay on one thread): here, now."""
         self.last_eval = time.time()
+        if not self.beside:  # (the next one is due eval_gap after this one's end: training runs between them)
+            self.record_evaluation(self.global_step, self.evaluate_now(), self.last_eval, time.time())
+            self.last_eval = time.time()
+            return
+        job = self.job = dict(step=self.global_step, state=self.state(), started=self.last_eval)  # state: for best.pt
+        self.copies = self.copies or {k: copy.deepcopy(p) for k, p in self.parts.items() if isinstance(p, nn.Module)}
+        for name, module in self.copies.items():
+            module.load_state_dict(job["state"][name])
+        stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None  # (None: no-ops below)
+        if stream is not None:
+            stream.wait_stream(torch.cuda.current_stream())  # for the copies
+
+        def evaluate_copies() -> None:  # job's result, or the error that collect_evaluation raises
+            try:
+                with torch.cuda.stream(stream):
+                    job["result"] = evaluate(lambda obs: self.policy_of(self.copies, obs), self.eval_env,
+                                             self.args.eval_times)
+            except BaseException as e:
+                job["error"] = e
+            job["ended"] = time.time()
+
+        job["thread"] = threading.Thread(target=evaluate_copies, daemon=True)
+        job["thread"].start()
+        self.env.pace = True  # (the training envs' steps give the evaluation's a turn: see isaac_env.VecEnv.pace)
+
+    def collect_evaluation(self, wait: bool = False) -> None:  # the result of the one beside training, once it ended
+        job = self.job
+        if job is None or (job["thread"].is_alive() and not wait):
+            return
+        job["thread"].join()
+        self.job, self.env.pace = None, False
+        if "error" in job:
+            raise job["error"]
+        self.record_evaluation(job["step"], job["result"], job["started"], job["ended"], job["state"])
+
+    def record_evaluation(self, step: int, result: List[float], started: float, ended: float,
+                          state: Optional[Dict] = None) -> None:  # state: the parts evaluated (None: the live ones)
         if not result:
             return
-        self.evals.append([round(time.time() - self.start_time, 2), self.global_step] + result)  # mean, std, count
-        self.log([("charts/eval_return", result[0])])
+        self.evals.append([round(ended - self.start_time, 2), step] + result)  # [s, steps, mean, std, count]
+        self.log([("charts/eval_return", result[0]), ("charts/eval_seconds", ended - started)], step)
         tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
-            time.time() - self.start_time, self.global_step, *result))
+            ended - self.start_time, step, *result))
         if self.best_return is None or result[0] > self.best_return:
             self.best_return = result[0]
-            self.save("best.pt")
+            self.save("best.pt", state and dict(state, evals=list(self.evals), best_eval_return=self.best_return))
         if self.args.video:
-            self.record(self.run_dir, "step_{}".format(self.global_step))
+            self.record(self.run_dir, "step_{}".format(step))
 
     def on_signal(self, signum, frame) -> None:
         """Ctrl-C or SIGTERM: finish the iteration, save, evaluate once more, save, exit 0. Another one, a second later
@@ -794,14 +844,19 @@ class Run:
             os.fsync(f.fileno())
         os.replace(path + ".tmp", path)
 
-    def save(self, name: str = "checkpoint.pt") -> None:
-        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
+    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds, copied now
+        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else copy.deepcopy(part.state_dict())
                  for key, part in self.parts.items()}
         state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
                      obs_dim=self.env.obs_dim, act_dim=self.env.act_dim, global_step=self.global_step,
-                     evals=self.evals, best_eval_return=self.best_return, wall_seconds=time.time() - self.start_time,
-                     train_seconds=self.train_seconds, steady=self.steady, rng_torch=torch.get_rng_state(),
+                     evals=list(self.evals), best_eval_return=self.best_return,
+                     wall_seconds=time.time() - self.start_time, train_seconds=self.train_seconds,
+                     steady=list(self.steady), rng_torch=torch.get_rng_state(),
                      rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
+        return state
+
+    def save(self, name: str = "checkpoint.pt", state: Optional[Dict] = None) -> None:  # state: by default now's
+        state = state or self.state()
         self.write(name, lambda f: torch.save(state, f))
         self.last_save = time.time()
 
@@ -816,9 +871,11 @@ class Run:
         reached = seconds_to(self.args.target_return, self.evals) is not None
         status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
         if self.interrupted:
-            self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluation below
+            self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluations below
+        self.collect_evaluation(wait=True)
         if not self.evals or self.evals[-1][1] != self.global_step:
-            self.run_evaluation()
+            started = time.time()
+            self.record_evaluation(self.global_step, self.evaluate_now(), started, time.time())
         self.save()
         steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
         cuda = self.device.type == "cuda"
@@ -833,7 +890,8 @@ class Run:
             steady_update_seconds=steady[2] and round(steady[2], 4),
             final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
             final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
-            eval_mode="deterministic, separate envs" if self.eval_env else "stochastic, training envs' latest episodes",
+            eval_mode="stochastic, training envs' latest episodes" if self.eval_env is None else
+            "deterministic, separate envs" + (", beside training" if self.beside else ""),
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
             nonfinite_resets=int(self.env.nonfinite_resets),  # (this rank's: simulations that blew up, restarted)

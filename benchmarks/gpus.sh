@@ -4,7 +4,7 @@
 # side, in their own processes (they share the host's CPUs), so that one call holds them all; every row of one call
 # shares its label, and each GPU count is compared with the one-GPU run of the same call.
 #
-#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|sac-variants|sac-nan]...
+#   bash benchmarks/gpus.sh OUT_DIR [check|ppo|sac|recipes|sac-recipe|sac-vs-ppo|async-eval[-humanoid]|sac-variants|sac-nan]...
 #   (default: check ppo)
 #
 # check: short 2-GPU runs of both scripts first (about a minute); if one fails, its log's end is shown and nothing
@@ -22,6 +22,10 @@
 # sac-variants: per task, side by side, one GPU each: sac_isaac.py --cudagraphs with each of VARIANTS and SEEDS (e.g.
 # SEEDS="0 1" VARIANTS=":|actor every 2nd:--policy-frequency 2": as it is and with delayed actor updates, two seeds;
 # FLAGS that start with @COMMIT run sac_isaac.py as of that commit: "serial:@be8e04e|:").
+# async-eval: evaluations beside training (--async-eval) against evaluations that stop training, both scripts, both
+# tasks, packed on 4 GPUs in 3 rounds: PPO both ways (PPO_STEPS steps), SAC (beside, its default) with seeds 0, 1 and 2,
+# and SAC seed 0 stopping for them (--no-async-eval, as before); every SAC run stopped at SAC_SECONDS.
+# async-eval-humanoid: its first 2 rounds (Humanoid's runs, and Ant's PPO and SAC seed 0).
 # sac-nan: Humanoid SAC eager (seeds 0, 1) beside SAC --cudagraphs (seeds 0, 1), each stopped at SAC_SECONDS: do the
 # runs that end in non-finite values (issue 14) need the graphs? The NaN guard's line counts simulator blow-ups.
 # Give an OUT_DIR under the device's $OUT: pieces land there as they finish, so a call cut short still returns them.
@@ -42,12 +46,25 @@ TASKS=${TASKS:-"Ant Humanoid"}  # (a dry run on a CPU: TASKS=Pendulum EXTRA="--d
 EXTRA=${EXTRA:-}
 VARIANTS=${VARIANTS:-"defaults:|one update per step:--updates-per-step 1|compiled:--compile|actor every 2nd:\
 --policy-frequency 2"} SEEDS=${SEEDS:-0}  # sac-variants: '|'-separated LABEL:FLAGS, and their seeds
+PPO_STEPS=${PPO_STEPS:-30000000}  # async-eval: PPO's budget (it reaches its targets by about 10M)
 SAC_OLD=${SAC_OLD:-b572902} SAC_FAST=${SAC_FAST:-b7c30c3}  # commits of sac_isaac.py for sac-recipe
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # (older copies of a script import this isaac_env.py)
 
 old_script() {  # COMMIT: sac_isaac.py as of that commit, in a file of its own (from .old/ where git is absent)
   git show "$1:sac_isaac.py" > "/tmp/sac_$1.py" 2>/dev/null || cp ".old/sac_$1.py" "/tmp/sac_$1.py"
   echo "/tmp/sac_$1.py"
+}
+
+ppo() {  # GPU TASK [FLAGS]: ppo_isaac.py --cudagraphs, PPO_STEPS steps (async-eval)
+  local flags=${3:-}
+  bench "$1" "$2-ppo${flags:+-async}" --parts ppo --tasks "$2" --total-timesteps "$PPO_STEPS" \
+    --label "${flags:+ async eval}" "--ppo-flags=--cudagraphs $flags"
+}
+
+sac() {  # GPU TASK SEED [FLAGS]: sac_isaac.py --cudagraphs, SAC_SECONDS (async-eval)
+  local flags=${4:-}
+  bench "$1" "$2-sac-$3${flags:+-blocking}" --parts sac --tasks "$2" --seeds "$3" --sac-seconds "$SAC_SECONDS" \
+    --label "${flags:+ blocking eval}" "--sac-flags=--cudagraphs $flags"
 }
 
 bench() {  # GPUS PIECE RUN.PY-ARGS...: one runner on the listed GPUs
@@ -131,6 +148,13 @@ for part in $parts; do
       done
       wait
     done
+    ;;
+  async-eval|async-eval-humanoid)
+    ppo 0 Humanoid & ppo 1 Humanoid --async-eval & sac 2 Humanoid 0 & sac 3 Humanoid 1 & wait
+    sac 0 Humanoid 2 & sac 1 Humanoid 0 --no-async-eval & ppo 2 Ant & sac 3 Ant 0 & wait
+    if [ "$part" = async-eval ]; then
+      sac 0 Ant 1 & sac 1 Ant 2 & ppo 2 Ant --async-eval & sac 3 Ant 0 --no-async-eval & wait
+    fi
     ;;
   sac-variants)
     IFS='|' read -r -a variants <<< "$VARIANTS"

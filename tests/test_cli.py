@@ -225,6 +225,67 @@ def test_sac_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert json.loads(evaluation.stdout.strip().splitlines()[-1])["episodes"] == 2
 
 
+# ---------------------------------------------------------------------------------------------- evaluation
+def in_process(module, argv):  # a run in this process (no seconds of imports), its signal handlers restored after
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        module.main(*module.parse_args([str(a) for a in argv]))
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_path, monkeypatch, script):
+    """--async-eval, --eval-gap 0: an evaluation is due at every iteration's end. Each, on its own thread, waits until
+    training has done 3 more iterations (in the main thread this would never come: it gives up after 10 s), and is
+    of the step it started at. Training ends with the very weights of a run that evaluates only at the end."""
+    module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
+    monkeypatch.chdir(tmp_path)
+    iterations, evaluate, end_iteration = [], module.evaluate, module.Run.end_iteration
+
+    def counted_end_iteration(self, *args, **kwargs):
+        iterations.append(self.global_step)
+        return end_iteration(self, *args, **kwargs)
+
+    def slow_evaluate(policy, env, episodes):
+        waited, deadline = len(iterations), time.time() + 10
+        while len(iterations) < waited + 3 and time.time() < deadline and not finishing:
+            time.sleep(0.005)
+        return evaluate(policy, env, episodes)
+
+    monkeypatch.setattr(module.Run, "end_iteration", counted_end_iteration)
+    monkeypatch.setattr(module, "evaluate", slow_evaluate)
+    finishing = False
+    steps = 16 * 8 * 12  # 12 iterations of 16 envs x 8 steps
+    common = ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", steps, "--seed", 3]
+    common += TINY_SAC[:-2] if script == "sac_isaac.py" else ["--minibatches", 2, "--async-eval"]  # (SAC's default)
+    finish = module.Run.finish
+
+    def finish_then(self):  # the last evaluation, in the main thread, need not wait
+        nonlocal finishing
+        finishing = True
+        return finish(self)
+
+    monkeypatch.setattr(module.Run, "finish", finish_then)
+    in_process(module, common + ["--eval-gap", 0, "--run-name", "often"])
+    finishing = False
+    in_process(module, common + ["--eval-gap", 1e9, "--run-name", "once"])
+    often, once = summary("runs/often"), summary("runs/once")
+    assert often["eval_mode"] == "deterministic, separate envs, beside training"
+    evaluated = [e[1] for e in often["evals"]]
+    assert evaluated[0] == 128 and evaluated[-1] == steps and len(evaluated) >= 3
+    assert all(b - a >= 3 * 128 for a, b in zip(evaluated[:-2], evaluated[1:-1]))  # training went on meanwhile
+    assert [e[1] for e in once["evals"]] == [steps]
+    a, b = (torch.load(os.path.join("runs", name, "checkpoint.pt"), weights_only=True) for name in ("often", "once"))
+    for part in module.CHECKPOINT_PARTS:
+        flat = [torch.utils._pytree.tree_flatten(x[part])[0] for x in (a, b)]
+        assert all(torch.equal(x, y) if torch.is_tensor(x) else x == y for x, y in zip(*flat)), part
+    best = torch.load(os.path.join("runs", "often", "best.pt"), weights_only=True)  # of the best one's step
+    assert best["global_step"] == max(often["evals"], key=lambda e: e[2])[1] and best["evals"][-1][1] == \
+        best["global_step"]
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 # Through the real command line; every flag combination is also checked in-process in test_flags.py.
 BAD_INPUT = [
