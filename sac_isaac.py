@@ -122,8 +122,8 @@ class Args:
     eval_env_num: int = 16
     """envs of the separate, deterministic evaluation env; 0: the training envs' last episodes (forced on Isaac Gym)"""
     async_eval: bool = True
-    """evaluate a copy of the policy on a thread of its own while training goes on (not with --video); it shares the
-    simulator's GPU stream with training: SAC: on, as measured (README)"""
+    """evaluate a copy of the policy on a thread of its own while training goes on (not with --video); on: Humanoid's
+    6000 came at 101 s against 135 s with evaluations that stop training (seed 0, one H200, README)"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
