@@ -769,7 +769,7 @@ class Run:
     def evaluate_now(self) -> List[float]:  # [mean, std, count] of the live policy, or [] (no episode has ended)
         if self.eval_env is not None:
             return evaluate(self.policy, self.eval_env, self.args.eval_times)
-        returns = self.env.last_return[self.env.ended[2] > 0]  # each training env's latest episode: one per env, so
+        returns = self.env.last_return[self.env.ended[2] > 0]  # each env's latest: short ones are not over-counted
         return [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
 
     def start_evaluation(self) -> None:
