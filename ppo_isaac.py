@@ -652,11 +652,14 @@ class Run:
         if self.args.track:  # (W&B's steps may only grow: an evaluation's own step goes along as a value)
             self.wandb.log(dict(scalars, **({} if step is None else {"charts/eval_step": step})), step=self.global_step)
 
-    def evaluate_now(self) -> List[float]:  # [mean, std, count] of the live policy, or [] (no episode has ended)
+    def evaluate_now(self) -> None:  # the live policy, here and now, recorded
+        started = time.time()
         if self.eval_env is not None:
-            return evaluate(self.policy, self.eval_env, self.args.eval_times)
-        returns = self.env.last_return[self.env.ended[2] > 0]  # each env's latest: short ones are not over-counted
-        return [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
+            result = evaluate(self.policy, self.eval_env, self.args.eval_times)
+        else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
+            returns = self.env.last_return[self.env.ended[2] > 0]
+            result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
+        self.record_evaluation(self.global_step, result, started, time.time())
 
     def start_evaluation(self) -> None:
         """Evaluates the parts as they are now. --async-eval: copies of them, on a thread and CUDA stream of their own,
@@ -664,10 +667,10 @@ class Run:
         without separate evaluation envs (Isaac Gym), or with --video (EGL contexts stay on one thread): here, now."""
         self.last_eval = time.time()
         if not self.beside:  # (the next one is due eval_gap after this one's end: training runs between them)
-            self.record_evaluation(self.global_step, self.evaluate_now(), self.last_eval, time.time())
+            self.evaluate_now()
             self.last_eval = time.time()
             return
-        job = self.job = dict(step=self.global_step, state=self.state(), started=self.last_eval)  # state: for best.pt
+        job = self.job = dict(step=self.global_step, state=copy.deepcopy(self.state()), started=self.last_eval)
         self.copies = self.copies or {k: copy.deepcopy(p) for k, p in self.parts.items() if isinstance(p, nn.Module)}
         for name, module in self.copies.items():
             module.load_state_dict(job["state"][name])
@@ -730,8 +733,8 @@ class Run:
             os.fsync(f.fileno())
         os.replace(path + ".tmp", path)
 
-    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds, copied now
-        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else copy.deepcopy(part.state_dict())
+    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (the parts' tensors themselves: not copies)
+        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
                  for key, part in self.parts.items()}
         state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
                      obs_dim=self.env.obs_dim, act_dim=self.env.act_dim, global_step=self.global_step,
@@ -760,8 +763,7 @@ class Run:
             self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluations below
         self.collect_evaluation(wait=True)
         if not self.evals or self.evals[-1][1] != self.global_step:
-            started = time.time()
-            self.record_evaluation(self.global_step, self.evaluate_now(), started, time.time())
+            self.evaluate_now()
         self.save()
         steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
         cuda = self.device.type == "cuda"
