@@ -35,6 +35,8 @@ import os
 import platform
 import socket
 import subprocess
+import threading
+import time
 import warnings
 from typing import Dict, List, Optional, Tuple
 
@@ -57,6 +59,14 @@ import torch
 
 # JAX grabs 75% of GPU memory when it starts unless told not to, leaving torch (which shares the GPU) too little.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# MJX compiles each env's reset and step for 10-30 s; JAX's persistent cache keeps the executables on disk, so a
+# later run of the same task and env count loads them in a second or two. On by default, in the user's cache folder;
+# JAX reads these variables when it is imported (after this), so a user's own JAX_COMPILATION_CACHE_DIR wins, and
+# JAX_ENABLE_COMPILATION_CACHE=false (JAX's own switch) turns it off. The threshold (JAX's default: 1 s) also keeps
+# the evaluation envs' smaller programs.
+JAX_CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ppo_isaac", "jax")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", JAX_CACHE_DIR)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 # The order of --backend auto. No task name is in two of them; the torch tasks come before Brax only because looking
 # up Brax's tasks imports JAX and Brax (seconds).
@@ -78,14 +88,15 @@ class VecEnv:
 
     backend = ""
     one_per_process = False  # True where the simulator allows only one simulation per process (Isaac Gym)
-    pace = False  # True: a step first waits for the one before it (Brax), so that other work on the simulator's GPU
-    # stream (an evaluation beside training) queues behind one step at most, not behind all that the host ran ahead
     fps = 30.0  # frames per second of simulated time, for videos
+    compile_seconds = 0.0  # how long compile() took (Brax: MJX's reset and step; the other backends need none)
 
     def __init__(self, name: str, num_envs: int, obs_dim: int, act_dim: int, device: torch.device,
-                 max_episode_length: int):
+                 max_episode_length: int, riders: int = 0):
         self.name, self.num_envs, self.obs_dim, self.act_dim = name, num_envs, obs_dim, act_dim
         self.device, self.max_episode_length = torch.device(device), max_episode_length
+        self.riders, self._rows = riders, num_envs + riders  # rider envs: see ride()
+        self._evaluation, self._restart_riders, self._rider_obs = None, False, None
         self._episode_return = torch.zeros(num_envs, device=self.device)
         self._episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
         self.ended = torch.zeros(3, num_envs, device=self.device)  # per env: returns, lengths, count of ended episodes
@@ -110,10 +121,48 @@ class VecEnv:
         self._episode_length.masked_fill_(done, 0)
         return info
 
+    def compile(self, background: bool = False) -> None:
+        """Compiles what the first reset and step would (Brax), now, or on a thread of its own (background: the
+        first reset waits for it)."""
+
+    def ride(self, evaluation) -> None:
+        """Runs `evaluation` on the rider envs: `riders` more envs of the same simulation, stepped with the training
+        envs and hidden from them. They restart at the next step; from the one after, each step acts on them with
+        evaluation.act(obs) and tells it evaluation.record(reward, done). None ends the ride. So an evaluation runs
+        beside training at the cost of a wider step (riders / num_envs more, less where the simulator's step is
+        bound by its kernels' launches): a separate evaluation env would queue its own steps between training's
+        on the GPU, slowing both (halfcheetah on an H200: training at 0.59x while one ran)."""
+        self._evaluation, self._restart_riders = evaluation, evaluation is not None
+
     def reset(self) -> torch.Tensor:
-        raise NotImplementedError
+        obs = self._start()
+        self._clear_episodes()
+        self._evaluation, self._rider_obs = None, obs[self.num_envs:]
+        return obs[:self.num_envs]
 
     def step(self, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Dict]:
+        n, evaluation, restart = self.num_envs, self._evaluation, self._restart_riders
+        riding = evaluation is not None and not restart
+        if self.riders:
+            actions = torch.cat([actions, evaluation.act(self._rider_obs) if riding else actions.new_zeros(
+                self.riders, self.act_dim)])
+        obs, final_obs, reward, terminated, truncated, valid = self._simulate(actions, restart)
+        if self.riders:
+            if riding:
+                evaluation.record(reward[n:], terminated[n:] | truncated[n:])
+            self._rider_obs, self._restart_riders = obs[n:], False
+            obs, final_obs, reward, terminated, truncated, valid = (
+                x[:n] for x in (obs, final_obs, reward, terminated, truncated, valid))
+        info = self._episode_info(reward, terminated | truncated)
+        info["final_obs"], info["valid"] = final_obs, valid
+        return obs, reward, terminated, truncated, info
+
+    def _start(self) -> torch.Tensor:  # every env's first observation, riders' too
+        raise NotImplementedError
+
+    def _simulate(self, actions: torch.Tensor, restart: bool) -> Tuple[torch.Tensor, ...]:
+        """One step of every env, riders too (restart: the riders start over after it): obs, final_obs, reward,
+        terminated, truncated, valid, as the contract says."""
         raise NotImplementedError
 
     def render(self, index: int = 0):
@@ -128,34 +177,34 @@ class TorchTask(VecEnv):
     backend = "torch"
     obs_size = act_size = episode_steps = 0
 
-    def __init__(self, num_envs: int, device: torch.device, seed: int, max_episode_length: Optional[int]):
+    def __init__(self, num_envs: int, device: torch.device, seed: int, max_episode_length: Optional[int],
+                 riders: int = 0):
         super().__init__(type(self).__name__, num_envs, self.obs_size, self.act_size, device,
-                         max_episode_length or self.episode_steps)
+                         max_episode_length or self.episode_steps, riders)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self.state = self._initial_state(num_envs)
-        self.steps = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+        self.state = self._initial_state(self._rows)
+        self.steps = torch.zeros(self._rows, dtype=torch.int32, device=self.device)
+        self._is_rider = torch.arange(self._rows, device=self.device) >= num_envs
+        self._all_valid = torch.ones(self._rows, dtype=torch.bool, device=self.device)
 
     def _uniform(self, n: int, low: float, high: float) -> torch.Tensor:
         return torch.rand(n, generator=self.generator, device=self.device) * (high - low) + low
 
-    def reset(self) -> torch.Tensor:
-        self.state = self._initial_state(self.num_envs)
+    def _start(self) -> torch.Tensor:
+        self.state = self._initial_state(self._rows)
         self.steps.zero_()
-        self._clear_episodes()
         return self._observe(self.state)
 
-    def step(self, actions):
+    def _simulate(self, actions, restart):
         next_state, reward, terminated = self._dynamics(self.state, actions.clamp(-1.0, 1.0))
         self.steps += 1
         truncated = (self.steps >= self.max_episode_length) & ~terminated
-        done = terminated | truncated
+        start_over = (terminated | truncated) | (self._is_rider if restart else False)
         final_obs = self._observe(next_state)
         # Drawing fresh states for every env and keeping those that ended is cheaper than indexing on the GPU.
-        self.state = torch.where(done[:, None], self._initial_state(self.num_envs), next_state)
-        self.steps.masked_fill_(done, 0)
-        info = self._episode_info(reward, done)
-        info["final_obs"] = final_obs
-        return self._observe(self.state), reward, terminated, truncated, info
+        self.state = torch.where(start_over[:, None], self._initial_state(self._rows), next_state)
+        self.steps.masked_fill_(start_over, 0)
+        return self._observe(self.state), final_obs, reward, terminated, truncated, self._all_valid
 
     def _initial_state(self, n: int) -> torch.Tensor:
         raise NotImplementedError
@@ -227,7 +276,32 @@ def _import_brax_envs():
         os.environ["MUJOCO_GL"] = "egl"
     with contextlib.redirect_stdout(io.StringIO()):  # MJX prints "Failed to import warp" (an optional backend)
         from brax import envs
+    if not JAX_CACHE_EVENTS:  # (once) count what JAX's persistent cache loads (hits) and writes (misses)
+        import jax
+
+        JAX_CACHE_EVENTS.update(hits=0, misses=0)
+        jax.monitoring.register_event_listener(_count_jax_cache_event)
     return envs
+
+
+JAX_CACHE_EVENTS = {}  # type: Dict[str, int]
+
+
+def _count_jax_cache_event(event: str, **kwargs) -> None:
+    for name in ("hits", "misses"):
+        if event == "/jax/compilation_cache/cache_" + name:
+            JAX_CACHE_EVENTS[name] += 1
+
+
+def jax_cache_line() -> str:
+    """Where MJX's compiled programs came from so far: JAX's persistent cache (loaded), or compiled and written to it."""
+    import jax
+
+    folder = jax.config.jax_compilation_cache_dir
+    if not (folder and jax.config.jax_enable_compilation_cache):
+        return "JAX compilation cache off (JAX_ENABLE_COMPILATION_CACHE=false or JAX_COMPILATION_CACHE_DIR empty)"
+    return "JAX compilation cache {}: {} programs loaded from it, {} compiled and written to it".format(
+        folder, JAX_CACHE_EVENTS.get("hits", 0), JAX_CACHE_EVENTS.get("misses", 0))
 
 
 _BRAX_STEP_CACHE = {}  # type: Dict[Tuple[str, int, int], tuple]
@@ -245,7 +319,7 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
             rng, sub = jax.random.split(rng)
             return rng, jax.vmap(env.reset)(jax.random.split(sub, num_envs))
 
-        def step(state, steps, fresh, actions):
+        def step(state, steps, fresh, actions, restart):  # restart: rider envs to start over (VecEnv.ride)
             next_state = jax.vmap(env.step)(state, actions)
             steps = steps + 1
             # MuJoCo's C engine resets a simulation whose positions, velocities or accelerations pass 1e10 or turn NaN
@@ -256,13 +330,13 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
                        & (jnp.abs(next_state.reward) < 1e10))
             terminated = (next_state.done > 0) & ~broken
             truncated = ((steps >= max_episode_length) & ~terminated) | broken
-            done = terminated | truncated
+            start_over = terminated | truncated | restart
 
             def select(start, current):  # envs that ended restart from their own fresh state
-                return jnp.where(done.reshape((-1,) + (1,) * (current.ndim - 1)), start, current)
+                return jnp.where(start_over.reshape((-1,) + (1,) * (current.ndim - 1)), start, current)
 
             state = jax.tree_util.tree_map(select, fresh, next_state)
-            steps = jnp.where(done, 0, steps)
+            steps = jnp.where(start_over, 0, steps)
             final_obs = jnp.where(broken[:, None], 0.0, next_state.obs)
             return state, steps, (state.obs, final_obs, jnp.where(broken, 0.0, next_state.reward), terminated,
                                   truncated, broken)
@@ -283,8 +357,9 @@ class BraxEnv(VecEnv):
     FRESH_EVERY = 16
 
     def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
-                 max_episode_length: Optional[int]):
+                 max_episode_length: Optional[int], riders: int = 0):
         import jax
+        import jax.numpy as jnp
 
         brax_envs = _import_brax_envs()
         platform, index = ("gpu", device.index or 0) if device.type == "cuda" else ("cpu", 0)
@@ -304,15 +379,36 @@ class BraxEnv(VecEnv):
             self.env = brax_envs.get_environment(name, backend="mjx")
         # Brax's env.observation_size runs an un-jitted reset (15 s of MJX on a CPU); tracing the shape is instant.
         obs_dim = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)).obs.shape[-1]
-        super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length or 1000)
-        self._fresh_states, self._step = _brax_functions(self.env, name, num_envs, self.max_episode_length)
+        super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length or 1000, riders)
+        self._fresh_states, self._step = _brax_functions(self.env, name, self._rows, self.max_episode_length)
+        riders_mask = jax.device_put(jnp.arange(self._rows) >= num_envs, self.jax_device)
+        self._restart = {False: jnp.zeros_like(riders_mask), True: riders_mask}  # which envs start over (riders)
         self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
         self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
         # JAX frees an array once unreferenced and may give its memory to the next computation at once, before torch's
         # stream (up to FRESH_EVERY steps behind the host under CUDA graphs) has read it. This env's next step waits
         # for that stream (it takes torch's actions); other JAX work does not (another env's, such as an evaluation
-        # beside training, on its own thread): so what torch was handed stays referenced for 2 * FRESH_EVERY steps.
+        # env compiling on a thread beside): so what torch was handed stays referenced for 2 * FRESH_EVERY steps.
         self._lent = collections.deque(maxlen=2 * self.FRESH_EVERY)
+        self._compiling = None  # type: Optional[threading.Thread]
+
+    def compile(self, background: bool = False) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        def run() -> None:  # one reset and one step of zero actions, on inputs made as reset() and step() make theirs
+            start = time.time()
+            _, fresh = self._fresh_states(jax.device_put(jax.random.PRNGKey(0), self.jax_device))
+            steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
+            actions = jax.dlpack.from_dlpack(torch.zeros(self._rows, self.act_dim, device=self.device))
+            jax.block_until_ready(self._step(fresh, steps, fresh, actions, self._restart[False]))
+            self.compile_seconds = time.time() - start
+
+        if background:
+            self._compiling = threading.Thread(target=run, daemon=True)
+            self._compiling.start()
+        else:
+            run()
 
     def _refresh_pool(self) -> None:
         # JAX may build the new pool in memory that torch has just released (an earlier step's observations) while
@@ -323,33 +419,31 @@ class BraxEnv(VecEnv):
             torch.cuda.current_stream(self.device).synchronize()
         self._rng, self._fresh = self._fresh_states(self._rng)
 
-    def reset(self):
+    def _start(self):
         import jax.numpy as jnp
 
+        if self._compiling is not None:  # (compile(background=True): JAX would compile the same programs again)
+            self._compiling.join()
         self._refresh_pool()
         self._state = self._fresh
-        self._steps = jnp.zeros(self.num_envs, dtype=jnp.int32, device=self.jax_device)
-        self._clear_episodes()
+        self._steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
         self._calls = 0
         self._lent.append(self._state.obs)
         return torch.from_dlpack(self._state.obs)
 
-    def step(self, actions):
+    def _simulate(self, actions, restart):
         import jax
 
         self._calls += 1
         if self._calls % self.FRESH_EVERY == 0:
             self._refresh_pool()
-        if self.pace and self._lent:
-            jax.block_until_ready(self._lent[-1])
         jax_actions = jax.dlpack.from_dlpack(actions.clamp(-1.0, 1.0).float().contiguous())
-        self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions)
+        self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions,
+                                                    self._restart[restart])
         self._lent.append(out)
         obs, final_obs, reward, terminated, truncated, broken = (torch.from_dlpack(x) for x in out)
-        info = self._episode_info(reward, terminated | truncated)
-        info["final_obs"], info["valid"] = final_obs, ~broken
         self.nonfinite_resets += broken.sum()
-        return obs, reward, terminated, truncated, info
+        return obs, final_obs, reward, terminated, truncated, ~broken
 
     def render(self, index: int = 0):
         """Env `index`'s current state (before reset(): the model's rest pose) through MuJoCo's own renderer, from the
@@ -401,7 +495,7 @@ class IsaacGymEnv(VecEnv):
     made = []  # type: List[str]  # the one simulation of this process
 
     def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
-                 max_episode_length: Optional[int]):
+                 max_episode_length: Optional[int], riders: int = 0):  # (no riders: one simulation, its own envs)
         import isaacgymenvs
 
         if IsaacGymEnv.made:
@@ -523,9 +617,10 @@ def _local_rank_gpu() -> str:
 
 
 def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed: int = 0,
-             max_episode_length: Optional[int] = None) -> VecEnv:
+             max_episode_length: Optional[int] = None, riders: int = 0) -> VecEnv:
     """Build `num_envs` parallel copies of task `name` on `device` ("auto": cuda if torch sees a GPU, else cpu; under
-    torchrun, "auto" and "cuda" are the GPU of this process's local rank); see the module docstring for the contract."""
+    torchrun, "auto" and "cuda" are the GPU of this process's local rank); see the module docstring for the contract.
+    riders: more envs of the same simulation for evaluations beside training (VecEnv.ride; Isaac Gym has none)."""
     if num_envs <= 0:
         raise EnvError("num_envs must be positive, got {}".format(num_envs))
     if device in ("auto", "cuda") and "LOCAL_RANK" in os.environ:
@@ -546,9 +641,9 @@ def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed
         device = torch.device("cuda", torch.cuda.current_device())  # an index: torch.cuda.set_device needs one
     backend, task = resolve(name, backend)
     if backend == "torch":
-        return TORCH_TASKS[task](num_envs, device, seed, max_episode_length)
+        return TORCH_TASKS[task](num_envs, device, seed, max_episode_length, riders)
     if backend == "brax":
-        return BraxEnv(task, num_envs, device, seed, max_episode_length)
+        return BraxEnv(task, num_envs, device, seed, max_episode_length, riders)
     return IsaacGymEnv(task, num_envs, device, seed, max_episode_length)
 
 

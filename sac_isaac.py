@@ -109,8 +109,9 @@ class Args:
     """gradient clipping by global norm (0 disables)"""
     bf16: bool = False
     """run the networks under bfloat16 autocast (GPU)"""
-    cudagraphs: bool = False
-    """GPU fast path: replay the acting step and each update's pieces as CUDA graphs (same maths)"""
+    cudagraphs: bool = True
+    """GPU fast path, on by default (a CPU run is eager): replay the acting step and each update's pieces as CUDA
+    graphs, the same maths; --no-cudagraphs runs the eager reference"""
     compile: bool = False
     """torch.compile the acting step and the update (compiles for a minute first; pays off in long GPU runs)"""
     target_return: Optional[float] = None
@@ -122,8 +123,8 @@ class Args:
     eval_env_num: int = 16
     """envs of the separate, deterministic evaluation env; 0: the training envs' last episodes (forced on Isaac Gym)"""
     async_eval: bool = True
-    """evaluate a copy of the policy on a thread of its own while training goes on (not with --video); on: Humanoid's
-    6000 came at 101 s against 135 s with evaluations that stop training (seed 0, one H200, README)"""
+    """evaluate a copy of the policy on a thread of its own while training goes on (not with --video);
+    --no-async-eval: evaluations stop training"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
@@ -322,8 +323,6 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs, and a separate copy for deterministic evaluation
     env, eval_env = make_envs(args, ckpt)
     device = env.device
-    if args.cudagraphs and device.type != "cuda":
-        fail("--cudagraphs is a GPU fast path; device {} is not a GPU".format(device))
 
     # --- agent: actor (with the observation normaliser), twin critics and their target, entropy temperature
     actor = Actor(env.obs_dim, env.act_dim, args.net_dim).to(device)
@@ -469,6 +468,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
 # ========================================= run infrastructure: the same text in ppo_isaac.py and sac_isaac.py (tests)
 SCRIPT = os.path.basename(__file__)
+STARTUP = {}  # type: Dict[str, float]  # seconds from process start at which each start-up phase ended (summary.json)
 
 def fail(message: str) -> None:  # one readable line and a non-zero exit code
     sys.exit("{}: error: {}".format(SCRIPT, message))
@@ -517,6 +517,8 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         fail("--video records an episode of the separate evaluation envs: --eval-env-num must be positive")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.eval_only or args.device not in ("auto", "cuda", "cpu")):
         fail("under torchrun each rank trains on its own GPU: --device auto, cuda or cpu, and no --eval-only")
+    if args.cudagraphs and "cudagraphs" in given and args.device == "cpu":
+        fail("--cudagraphs is a GPU fast path; --device cpu runs the eager code")
     check_args(args)
     if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
                         is not None):
@@ -527,6 +529,9 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
 
 def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:  # of the first eval reaching it
     return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
+
+def median(values: List[float]) -> Optional[float]:  # (the upper one of an even count)
+    return sorted(values)[len(values) // 2] if values else None
 
 def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:  # in place, over the torchrun ranks; alone: x as it is
     if dist.is_initialized():
@@ -540,32 +545,49 @@ def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over t
             t.copy_(mean.view_as(t))
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
-    """Seeds torch, makes the training envs and the separate evaluation envs (with --eval-only, those alone). Under
-    torchrun, each rank has its own envs on its local rank's GPU, seeded with seed + rank, and only rank 0 evaluates
-    and prints; the ranks join (NCCL on GPUs, gloo on CPUs) once every check has passed."""
+    """Seeds torch, makes the training envs with riders for evaluations beside training (isaac_env.VecEnv.ride), or
+    else separate evaluation envs (with --eval-only, those alone), and compiles them: separate evaluation envs on a
+    thread beside, off the training path. Turns --cudagraphs off on a CPU. Under torchrun, each rank has its own envs on its local rank's GPU, seeded with seed + rank, and only rank 0
+    evaluates and prints; the ranks join (NCCL on GPUs, gloo on CPUs) once every check has passed."""
+    STARTUP["imports"] = round(time.time() - START_TIME, 2)
     rank = int(os.environ.get("RANK", "0"))
     sys.stdout = open(os.devnull, "w") if rank > 0 else sys.stdout  # one console: rank 0's (stderr: every rank's)
     torch.manual_seed(args.seed + rank)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
+    eval_num = max(min(args.eval_env_num, args.eval_times), 1)  # never more envs than episodes
+    beside = args.async_eval and not args.video and args.eval_env_num > 0 and rank == 0  # (--video: separate envs)
     try:
         env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
-                                                             args.seed + rank, args.episode_length)
+                                                             args.seed + rank, args.episode_length,
+                                                             riders=eval_num if beside else 0)
         if env is not None and env.one_per_process and args.eval_env_num > 0:
             print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
                 env.backend))
             args.eval_env_num = 0
-        eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0) else isaac_env.make_env(
-            args.env_name, max(min(args.eval_env_num, args.eval_times), 1), args.backend, args.device,
-            args.seed + 10_000, args.episode_length)  # never more envs than episodes
+        eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0 or env.riders) else \
+            isaac_env.make_env(args.env_name, eval_num, args.backend, args.device, args.seed + 10_000,
+                               args.episode_length)
         if args.video and rank == 0:  # one line now, not an error after training, where nothing can render
             (eval_env or env).render(0)
     except isaac_env.EnvError as e:
         fail(str(e))
     env = env or eval_env
-    print("env: {} on {} ({} envs), obs {}, act {}, episode limit {}, device {}".format(
-        env.name, env.backend, env.num_envs, env.obs_dim, env.act_dim, env.max_episode_length, env.device))
-    if env.backend == "brax":
-        print("compiling the simulator (MJX, once per process: 10-30 s, longer for many envs on a CPU)")
+    print("env: {} on {} ({} envs{}), obs {}, act {}, episode limit {}, device {}".format(
+        env.name, env.backend, env.num_envs, " and {} for evaluations beside training".format(env.riders) if
+        env.riders else "", env.obs_dim, env.act_dim, env.max_episode_length, env.device))
+    STARTUP["envs_built"] = round(time.time() - START_TIME, 2)
+    if env.device.type == "cuda":  # torch's first allocation on the GPU takes seconds: now, beside JAX's compilation
+        threading.Thread(target=torch.zeros, args=((),), kwargs=dict(device=env.device), daemon=True).start()
+    if env.backend == "brax":  # (JAX would compile at the first reset and step: the first evaluation would wait)
+        print("compiling the simulator (MJX: 10-30 s, longer for many envs on a CPU; from JAX's cache: seconds)")
+        if eval_env is not None and eval_env is not env:
+            eval_env.compile(background=True)
+        env.compile()
+        print("compiled in {:.1f} s, {:.1f} s from the start; {}".format(env.compile_seconds, time.time() - START_TIME,
+                                                                        isaac_env.jax_cache_line()))
+    STARTUP["simulator_compiled"] = round(time.time() - START_TIME, 2)
+    if env.device.type != "cuda":
+        args.cudagraphs = False  # (the GPU fast path is on by default; a CPU runs the eager code)
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
         fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
             args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
@@ -576,21 +598,43 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         dist.init_process_group("nccl" if env.device.type == "cuda" else "gloo", timeout=timedelta(minutes=10))
     return env, eval_env
 
-@torch.no_grad()
+class Evaluation:
+    """The returns of `episodes` episodes of a deterministic `policy` on `num_envs` envs that start together: each
+    env's first ones (a quota per env, so that short episodes are not over-counted). On the device, no host sync but
+    in done() and result(); driven by evaluate() on separate envs, or by the training envs' riders (VecEnv.ride)."""
+
+    def __init__(self, policy: Callable, num_envs: int, episodes: int, device: torch.device):
+        self.policy, self.device = policy, device
+        self.quota = episodes // num_envs + (torch.arange(num_envs, device=device) < episodes % num_envs)
+        self.counts, self.returns = torch.zeros(num_envs, device=device), torch.zeros(num_envs, device=device)
+        self.sums = torch.zeros(2, device=device)  # of the counted returns and of their squares
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy(obs)
+
+    @torch.no_grad()
+    def record(self, reward: torch.Tensor, done: torch.Tensor) -> None:
+        self.returns += reward
+        counted = done & (self.counts < self.quota)
+        self.sums += torch.stack([self.returns, self.returns ** 2]) @ counted.float()
+        self.counts += counted
+        self.returns.masked_fill_(done, 0.0)
+
+    def done(self) -> bool:
+        return bool((self.counts >= self.quota).all())
+
+    def result(self) -> List[float]:  # [mean, sample std, count]
+        n, (total, squares) = int(self.counts.sum()), self.sums.tolist()
+        return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+
 def evaluate(policy: Callable, env, episodes: int) -> List[float]:
-    """[mean, sample std, count] of the returns of `episodes` episodes of `policy`, each env's first (not by length)"""
-    quota = episodes // env.num_envs + (torch.arange(env.num_envs, device=env.device) < episodes % env.num_envs)
-    counts, sums = torch.zeros(env.num_envs, device=env.device), torch.zeros(2, device=env.device)
-    obs = env.reset()
-    while True:
-        obs, _, terminated, truncated, info = env.step(policy(obs))
-        counted = (terminated | truncated) & (counts < quota)
-        sums += torch.stack([info["episode_return"], info["episode_return"] ** 2]) @ counted.float()
-        counts += counted
-        if bool((counts >= quota).all()):  # a host sync per step: fine here, not in training
-            break
-    n, (total, squares) = int(counts.sum()), sums.tolist()
-    return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+    """[mean, sample std, count] of the returns of `episodes` episodes of `policy` on `env`, here and now"""
+    evaluation, obs = Evaluation(policy, env.num_envs, episodes, env.device), env.reset()
+    while not evaluation.done():  # a host sync per step: fine here, not in training
+        obs, reward, terminated, truncated, _ = env.step(evaluation.act(obs))
+        evaluation.record(reward, terminated | truncated)
+    return evaluation.result()
 
 @torch.no_grad()
 def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
@@ -613,15 +657,17 @@ class Run:
     policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies)."""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
+        STARTUP["parts_built"] = round(time.time() - START_TIME, 2)
         self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
         self.policy = lambda obs: policy(parts, obs)  # the live parts'
         self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
         self.job = self.copies = None  # an evaluation beside training, and the parts' copies it evaluates
-        self.beside = args.async_eval and not args.video and eval_env is not None  # (see start_evaluation)
+        self.beside = env.riders > 0  # evaluations beside training, on the training envs' riders (see make_envs)
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
         self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
         self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
+        self.first_eval_seconds = None  # how long this process's first evaluation took
         self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
         try:
             with torch.no_grad():
@@ -686,6 +732,7 @@ class Run:
 
     def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
         a, steps_per_iteration = self.args, steps_per_iteration * self.world_size
+        STARTUP["envs_reset"] = round(time.time() - START_TIME, 2)
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGTERM, self.on_signal)
         self.episodes_seen = sum_over_ranks(self.env.ended.sum(1)).tolist()
@@ -701,10 +748,12 @@ class Run:
                                     name=os.path.basename(self.run_dir), dir=self.run_dir)
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        print("run: {} (Ctrl-C: stop after this iteration, evaluate, save)".format(self.run_dir))
+        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop after this iteration, evaluate, save)"
+              .format(self.run_dir, time.time() - START_TIME))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
+        STARTUP["training_started"] = round(time.time() - START_TIME, 2)
 
     def training(self) -> bool:
         stop = [self.signals > 0, seconds_to(self.args.target_return, self.evals) is not None]
@@ -722,6 +771,7 @@ class Run:
         """The iteration's one sync: NaN guard, timing, logs; then evaluation, checkpoint when due. rollout_marks:
         (start, end) of each env-stepping phase, the rest is update. Under torchrun: logs and checks are rank means."""
         end, names, steps = self.mark(), list(logs) + list(checks), steps * self.world_size
+        evaluating = self.job is not None  # (an evaluation beside training ran during this iteration)
         between = (lambda a, b: a.elapsed_time(b) / 1000) if self.device.type == "cuda" else (lambda a, b: b - a)
         values = torch.stack([v.float() for v in (*logs.values(), *checks.values())])
         values = sum_over_ranks(torch.cat([values, self.env.ended.sum(1)])).tolist()  # summed over the ranks
@@ -736,8 +786,10 @@ class Run:
                                                             int(self.env.nonfinite_resets), self.run_dir))
         seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
-        if self.iteration > 5:  # steady state: [steps/s, rollout steps/s, update s] past compilation and capture
-            self.steady.append([steps / seconds, steps / rollout, update])
+        if self.iteration == 1:
+            STARTUP["first_iteration_ended"] = round(time.time() - START_TIME, 2)
+        if self.iteration > 5:  # steady state past compilation and capture: [steps/s, rollout steps/s, update s,
+            self.steady.append([steps / seconds, steps / rollout, update, float(evaluating)])  # 1: an evaluation ran
         if self.rank > 0:
             return
         scalars = [(n, v / self.world_size) for n, v in zip(logs, values)] + [
@@ -770,15 +822,19 @@ class Run:
         started = time.time()
         if self.eval_env is not None:
             result = evaluate(self.policy, self.eval_env, self.args.eval_times)
+        elif self.beside:  # on the riders, the training envs stepping on with zero actions meanwhile
+            evaluation = Evaluation(self.policy, self.env.riders, self.args.eval_times, self.device)
+            self.env.ride(evaluation)
+            result = self.ride_out(evaluation)
         else:  # each training env's latest finished episode: one per env, so short (failed) ones are not over-counted
             returns = self.env.last_return[self.env.ended[2] > 0]
             result = [returns.mean().item(), returns.std().nan_to_num().item(), len(returns)] if len(returns) else []
         self.record_evaluation(self.global_step, result, started, time.time())
 
     def start_evaluation(self) -> None:
-        """Evaluates the parts as they are now. --async-eval: copies of them, on a thread and CUDA stream of their own,
-        beside training (the result counts from when it is known; a due evaluation waits for the one running). Else,
-        without separate evaluation envs (Isaac Gym), or with --video (EGL contexts stay on one thread): here, now."""
+        """Evaluates the parts as they are now. --async-eval: copies of them, on the training envs' riders, beside
+        training (the result counts from when it is known; a due evaluation waits for the one running). Else (Isaac
+        Gym, --video, --no-async-eval): here and now, on the separate evaluation envs, or the training envs' episodes."""
         self.last_eval = time.time()
         if not self.beside:  # (the next one is due eval_gap after this one's end: training runs between them)
             self.evaluate_now()
@@ -788,38 +844,31 @@ class Run:
         self.copies = self.copies or {k: copy.deepcopy(p) for k, p in self.parts.items() if isinstance(p, nn.Module)}
         for name, module in self.copies.items():
             module.load_state_dict(job["state"][name])
-        stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None  # (None: no-ops below)
-        if stream is not None:
-            stream.wait_stream(torch.cuda.current_stream())  # for the copies
-
-        def evaluate_copies() -> None:  # job's result, or the error that collect_evaluation raises
-            try:
-                with torch.cuda.stream(stream):
-                    job["result"] = evaluate(lambda obs: self.policy_of(self.copies, obs), self.eval_env,
-                                             self.args.eval_times)
-            except BaseException as e:
-                job["error"] = e
-            job["ended"] = time.time()
-
-        job["thread"] = threading.Thread(target=evaluate_copies, daemon=True)
-        job["thread"].start()
-        self.env.pace = True  # (the training envs' steps give the evaluation's a turn: see isaac_env.VecEnv.pace)
+        job["evaluation"] = Evaluation(lambda obs: self.policy_of(self.copies, obs), self.env.riders,
+                                       self.args.eval_times, self.device)
+        self.env.ride(job["evaluation"])
 
     def collect_evaluation(self, wait: bool = False) -> None:  # the result of the one beside training, once it ended
-        job = self.job
-        if job is None or (job["thread"].is_alive() and not wait):
+        job = self.job  # (wait: the training envs step on, with zero actions, until it has)
+        if job is None or not (wait or job["evaluation"].done()):
             return
-        job["thread"].join()
-        self.job, self.env.pace = None, False
-        if "error" in job:
-            raise job["error"]
-        self.record_evaluation(job["step"], job["result"], job["started"], job["ended"], job["state"])
+        result, self.job = self.ride_out(job["evaluation"]), None
+        self.record_evaluation(job["step"], result, job["started"], time.time(), job["state"])
+
+    def ride_out(self, evaluation: Evaluation) -> List[float]:  # the result of the one riding, once it is done
+        zeros = torch.zeros(self.env.num_envs, self.env.act_dim, device=self.device)  # (for the training envs)
+        with torch.no_grad():
+            while not evaluation.done():
+                self.env.step(zeros)
+        self.env.ride(None)
+        return evaluation.result()
 
     def record_evaluation(self, step: int, result: List[float], started: float, ended: float,
                           state: Optional[Dict] = None) -> None:  # state: the parts evaluated (None: the live ones)
         if not result:
             return
         self.evals.append([round(ended - self.start_time, 2), step] + result)  # [s, steps, mean, std, count]
+        self.first_eval_seconds = self.first_eval_seconds or round(ended - started, 2)
         self.log([("charts/eval_return", result[0]), ("charts/eval_seconds", ended - started)], step)
         tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
             ended - self.start_time, step, *result))
@@ -875,11 +924,15 @@ class Run:
         status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
         if self.interrupted:
             self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluations below
+        if self.job is not None and self.job["step"] != self.global_step:  # of earlier weights: dropped, as the
+            self.job = None  # final evaluation (of the final weights) would wait for it, on a slow simulator long
+            self.env.ride(None)
         self.collect_evaluation(wait=True)
         if not self.evals or self.evals[-1][1] != self.global_step:
             self.evaluate_now()
         self.save()
-        steady = [sorted(column)[len(column) // 2] for column in zip(*self.steady)] or [None, None, None]
+        steady = [median([row[i] for row in self.steady]) for i in range(3)]
+        evaluating = [median([row[0] for row in self.steady if row[3:] == [flag]]) for flag in (1.0, 0.0)]
         cuda = self.device.type == "cuda"
         summary = dict(
             env=self.env.name, backend=self.env.backend, env_num=self.args.env_num, device=str(self.device),
@@ -890,10 +943,15 @@ class Run:
             # steady: the median iteration past the first 5 of each segment (compilation, graph capture)
             steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
             steady_update_seconds=steady[2] and round(steady[2], 4),
+            # training's steps/s in the iterations during which an evaluation ran beside it, and in the others
+            steady_sps_evaluating=evaluating[0] and round(evaluating[0], 1),
+            steady_sps_not_evaluating=evaluating[1] and round(evaluating[1], 1),
+            startup_seconds=STARTUP.get("training_started"), first_eval_seconds=self.first_eval_seconds,
+            startup=dict(STARTUP), jax_cache=isaac_env.jax_cache_line() if self.env.backend == "brax" else None,
             final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
             final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
-            eval_mode="stochastic, training envs' latest episodes" if self.eval_env is None else
-            "deterministic, separate envs" + (", beside training" if self.beside else ""),
+            eval_mode="deterministic, beside training, on riders of the training envs" if self.beside else
+            "deterministic, separate envs" if self.eval_env is not None else "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
             nonfinite_resets=int(self.env.nonfinite_resets),  # (this rank's: simulations that blew up, restarted)

@@ -29,6 +29,10 @@ BRAX_SETTINGS = {
                      normalize_observations=True, action_repeat=1, unroll_length=10, num_minibatches=32,
                      num_updates_per_batch=8, discounting=0.97, learning_rate=3e-4, entropy_cost=1e-3,
                      num_envs=2048, batch_size=1024),
+    "halfcheetah": dict(num_timesteps=50_000_000, num_evals=20, reward_scaling=1, episode_length=1000,
+                        normalize_observations=True, action_repeat=1, unroll_length=20, num_minibatches=32,
+                        num_updates_per_batch=8, discounting=0.95, learning_rate=3e-4, entropy_cost=1e-3,
+                        num_envs=2048, batch_size=512),
 }
 
 

@@ -15,9 +15,13 @@ Parts (run in this order, each system in its own process, one at a time):
   gpus      ppo_isaac.py (and sac_isaac.py with --gpu-systems) on 1, 2, ... GPUs of this machine (--gpu-counts),
             --env-num envs per GPU, through torchrun beyond one GPU: total steps/s and return against wall-clock
 Results merge into benchmarks/results/<date>-<gpu>.json (a rerun on the same host replaces the rows it measures,
-so a long benchmark can be run in pieces; rows record their host, and speeds are compared within one host), which
-is rendered to <date>-<gpu>.md, learning_curves.png and scaling.png.
-Training runs use fresh compilation caches: every run pays its own compilation, as a user's first run does.
+so a long benchmark can be run in pieces, and --skip-done skips what a results file has already; rows record their
+host, and speeds are compared within one host), which is rendered to <date>-<gpu>.md, learning_curves.png and
+scaling.png.
+Compilation caches (JAX's, and torch's for --compile), per system and task under --cache-root: --jax-cache cold
+empties them before each training run, so that it pays its own compilation as a user's first run does; --jax-cache
+warm reuses what the last cold run of that system and task left (or primes them with an unrecorded run first),
+and labels its rows " warm". Brax's own PPO gets the same JAX cache and threshold as our scripts.
 """
 import argparse
 import datetime
@@ -36,10 +40,9 @@ from typing import Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {"ant": 3000.0, "humanoid": 6000.0}  # evaluation returns whose wall-clock time is compared (issue 5)
-FAST = ["--cudagraphs"]  # measured: the fast path that pays (see the levers part)
 STOP = {"requested": False}  # set by Ctrl-C or `timeout -s INT`: the run in progress is recorded, the rest skipped
 # compile alone is left out: it adds compilation time, and the kernel launches it saves are what graphs save
-LEVERS = {"eager": [], "cudagraphs": ["--cudagraphs"], "compile+cudagraphs": ["--compile", "--cudagraphs"]}
+LEVERS = {"eager": ["--no-cudagraphs"], "cudagraphs": [], "compile+cudagraphs": ["--compile"]}  # (graphs: default)
 PROVENANCE = {}  # type: Dict  # isaac_env.provenance(), filled in main(): every row records its commit and versions
 
 
@@ -109,14 +112,14 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
             "memory_method": memory.method, "log": os.path.basename(log_path)}
 
 
-def fresh_cache_env(tmp: str) -> Dict:
-    """Environment for one run with empty compilation caches (torch inductor, Triton, JAX). NVLink multicast stays
-    off (NCCL's NVLS and its kin): the multi-GPU machines here are shared, and a gradient all-reduce needs none."""
+def cache_env(cache: str) -> Dict:
+    """Environment for one run with its compilation caches (JAX, torch inductor, Triton) in `cache`. NVLink multicast
+    stays off (NCCL's NVLS and its kin): the multi-GPU machines here are shared, and a gradient all-reduce needs none."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_PYTHON_CLIENT_PREALLOCATE="false", NCCL_NVLS_ENABLE="0",
                TORCH_SYMM_MEM_DISABLE_MULTICAST="1", NVSHMEM_DISABLE_NVLS="1")
-    cache = tempfile.mkdtemp(dir=tmp)
-    env.update(TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), TRITON_CACHE_DIR=os.path.join(cache, "triton"))
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env.update(JAX_COMPILATION_CACHE_DIR=os.path.join(cache, "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
+               TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), TRITON_CACHE_DIR=os.path.join(cache, "triton"))
+    env.pop("JAX_ENABLE_COMPILATION_CACHE", None)
     return env
 
 
@@ -160,13 +163,21 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
                os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num),
                "--seed", str(seed), "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap),
                "--eval-env-num", str(a.eval_envs), "--eval-times", str(a.eval_envs)]
-    env = fresh_cache_env(tmp)
+    cache = os.path.join(a.cache_root, "{}{}-{}".format(system, a.label, task).replace(" ", "_"))
+    if a.jax_cache == "cold" or not os.path.isdir(cache):
+        shutil.rmtree(cache, ignore_errors=True)
+    env = cache_env(cache)
     visible = env.get("CUDA_VISIBLE_DEVICES")  # the run gets the first `gpus` GPUs of those visible
     env["CUDA_VISIBLE_DEVICES"] = ",".join(visible.split(",")[:gpus]) if visible else ",".join(map(str, range(gpus)))
-    result = run_process(cmd + extra, log, max_seconds, env, cwd=ROOT if system == "brax_ppo" else a.runs_root,
-                         gpu_index=int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) if a.device != "cpu" else 0)
-    row = {"key": key, "part": "train", "system": system + a.label, "task": task, "seed": seed, "flags": extra,
-           "args": cmd[1:] + extra, "provenance": PROVENANCE, "gpus": gpus}
+    cwd, gpu_index = ROOT if system == "brax_ppo" else a.runs_root, int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) \
+        if a.device != "cpu" else 0
+    if a.jax_cache == "warm" and not os.path.isdir(cache):  # no cold run of it left its caches here: prime them
+        print("priming the caches of {} {} (not recorded)".format(system, task), flush=True)
+        prime = [name + "_priming" if x == name else x for x in cmd]  # (our scripts: another run folder)
+        run_process(prime + extra, log[:-4] + "_priming.log", max_seconds, env, cwd=cwd, gpu_index=gpu_index)
+    result = run_process(cmd + extra, log, max_seconds, env, cwd=cwd, gpu_index=gpu_index)
+    row = {"key": key, "part": "train", "system": system + a.row_label, "task": task, "seed": seed, "flags": extra,
+           "args": cmd[1:] + extra, "provenance": PROVENANCE, "gpus": gpus, "jax_cache": a.jax_cache}
     row.update(result)
     if not os.path.isfile(out):
         print("{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"],
@@ -190,7 +201,11 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         row.update(steady_sps=summary.get("steady_sps"), env_num=summary["env_num"], steps=summary["steps"],
                    world_size=summary.get("world_size", 1), rank_checksums=summary.get("rank_checksums"),
                    torch_peak_gib=summary.get("torch_peak_memory_gib"),
-                   rollout_sps=summary.get("steady_rollout_sps"), update_seconds=summary.get("steady_update_seconds"))
+                   rollout_sps=summary.get("steady_rollout_sps"), update_seconds=summary.get("steady_update_seconds"),
+                   train_seconds=summary.get("train_seconds"), startup_seconds=summary.get("startup_seconds"),
+                   startup=summary.get("startup"), first_eval_seconds=summary.get("first_eval_seconds"),
+                   sps_evaluating=summary.get("steady_sps_evaluating"),
+                   sps_not_evaluating=summary.get("steady_sps_not_evaluating"), jax_cache_line=summary.get("jax_cache"))
     print("{} {} seed {}: {} evals, last {}, steady {} steps/s, peak {} MiB".format(
         system, task, seed, len(row["evals"]), row["evals"][-1] if row["evals"] else None, row["steady_sps"],
         row["peak_gpu_mib"]), flush=True)
@@ -533,11 +548,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--env-num", type=int, default=4096, help="envs for ceiling, ppo and sac")
     parser.add_argument("--scaling-env-nums", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
-    parser.add_argument("--ppo-flags", default=" ".join(FAST),
+    parser.add_argument("--ppo-flags", default="",
                         help="extra ppo_isaac.py flags for the ppo part; pass as --ppo-flags='--a --b' (with =)")
     parser.add_argument("--sac-flags", default="", help="extra sac_isaac.py flags for the sac part")
     parser.add_argument("--script", default=None, help="another copy of the part's script (e.g. an older version)")
     parser.add_argument("--label", default="", help="appended to the system's name in rows and keys (e.g. ' old')")
+    parser.add_argument("--jax-cache", default="cold", choices=["cold", "warm"],
+                        help="training runs' compilation caches: emptied first, or as the last cold run left them")
+    parser.add_argument("--cache-root", default=os.path.join(tempfile.gettempdir(), "ppo_isaac-bench-caches"),
+                        help="folder of the caches, one per system and task")
+    parser.add_argument("--skip-done", action="store_true",
+                        help="skip training runs that the results file already has a finished row of (any host)")
     parser.add_argument("--sac-seconds", type=float, default=300.0, help="wall-clock cap of each SAC run")
     parser.add_argument("--brax-seconds", type=float, default=1200.0, help="wall-clock cap of each Brax PPO run")
     parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
@@ -571,6 +592,7 @@ def main() -> None:
                              "rows keep their host)")
     parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
     a = parser.parse_args()
+    a.row_label = a.label + (" warm" if a.jax_cache == "warm" else "")
     sys.path.insert(0, ROOT)
     import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
 
@@ -634,7 +656,7 @@ def main() -> None:
                         part="gpus")] for task in a.tasks for n in a.gpu_counts]
             elif part == "levers":
                 for label in a.levers:
-                    if a.device == "cpu" and LEVERS[label]:
+                    if a.device == "cpu" and label != "eager":
                         continue  # the fast paths are GPU-only
                     extra = LEVERS[label] + ["--total-timesteps", str(a.total_timesteps or a.levers_timesteps),
                                              "--eval-env-num", "0", "--eval-gap", "1e9"] + budget[2:]
@@ -650,9 +672,14 @@ def main() -> None:
                 else:
                     flags = (a.ppo_flags if part == "ppo" else a.sac_flags).split() + budget
                 cap = {"sac": a.sac_seconds, "brax": a.brax_seconds}.get(part, a.max_seconds)
-                jobs += [lambda system=system, task=task, seed=seed, flags=flags, cap=cap: [training_row(
-                    a, system, task, seed, flags, tmp, "train/{}{}/{}/{}".format(system, a.label, task, seed), cap)]
-                    for task in a.tasks for seed in a.seeds]
+                for task, seed in [(task, seed) for task in a.tasks for seed in a.seeds]:
+                    key = "train/{}{}/{}/{}".format(system, a.row_label, task, seed)
+                    if a.skip_done and any(k.split("@")[0] == key and not r.get("status", "failed").startswith(
+                            "failed") for k, r in results["rows"].items()):
+                        print("skipped, already in the results: " + key, flush=True)
+                        continue
+                    jobs.append(lambda system=system, task=task, seed=seed, flags=flags, cap=cap, key=key: [
+                        training_row(a, system, task, seed, flags, tmp, key, cap)])
         for job in jobs:
             save(job())
             if STOP["requested"]:

@@ -65,8 +65,12 @@ def test_ppo_learns_pendulum(tmp_path):  # the README's CPU demo, as written the
     for key in ("env", "env_num", "device", "wall_seconds", "sps", "best_eval_return", "seconds_to_target"):
         assert key in s
     assert s["seconds_to_target"] is None and s["evals"][-1][1] == s["steps"]
-    # what the number is: 16 deterministic episodes on separate envs, their spread, and where it came from
-    assert s["eval_mode"] == "deterministic, separate envs" and s["eval_episodes"] == 16 and s["evals"][-1][4] == 16
+    # what the number is: 16 deterministic episodes on riders of the training simulation, their spread, and where
+    # it came from; a CPU run is eager (--cudagraphs is on by default on a GPU only); how long it took to start
+    assert s["eval_mode"] == "deterministic, beside training, on riders of the training envs"
+    assert s["eval_episodes"] == 16 and s["evals"][-1][4] == 16 and s["args"]["cudagraphs"] is False
+    assert 0 < s["startup"]["imports"] <= s["startup_seconds"] == s["startup"]["training_started"] < s["wall_seconds"]
+    assert 0 < s["first_eval_seconds"] < s["wall_seconds"] and s["jax_cache"] is None
     assert s["final_eval_std"] == s["evals"][-1][3] and 0 < s["final_eval_std"] < 1000
     assert s["args"]["env_name"] == "Pendulum" and s["args"]["minibatches"] == 4 and s["host"]
     assert all(s["versions"][name] for name in ("torch", "jax", "brax", "mujoco", "mujoco-mjx"))
@@ -237,45 +241,24 @@ def in_process(module, argv):  # a run in this process (no seconds of imports), 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_path, monkeypatch, script):
-    """--async-eval, --eval-gap 0: an evaluation is due at every iteration's end. Each, on its own thread, waits until
-    training has done 3 more iterations (in the main thread this would never come: it gives up after 10 s), and is
-    of the step it started at. Training ends with the very weights of a run that evaluates only at the end."""
+    """The default (--async-eval) with --eval-gap 0: an evaluation is due at every iteration's end. Each rides on the
+    training envs' riders, 21 env steps for one 20-step episode per rider (a restart, then the episode): nearly 3
+    iterations of 8 steps, while training goes on; each is of the step it started at. Training ends with the very
+    weights of a run that evaluates only at the end."""
     module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
     monkeypatch.chdir(tmp_path)
-    iterations, evaluate, end_iteration = [], module.evaluate, module.Run.end_iteration
-
-    def counted_end_iteration(self, *args, **kwargs):
-        iterations.append(self.global_step)
-        return end_iteration(self, *args, **kwargs)
-
-    def slow_evaluate(policy, env, episodes):
-        waited, deadline = len(iterations), time.time() + 10
-        while len(iterations) < waited + 3 and time.time() < deadline and not finishing:
-            time.sleep(0.005)
-        return evaluate(policy, env, episodes)
-
-    monkeypatch.setattr(module.Run, "end_iteration", counted_end_iteration)
-    monkeypatch.setattr(module, "evaluate", slow_evaluate)
-    finishing = False
     steps = 16 * 8 * 12  # 12 iterations of 16 envs x 8 steps
-    common = ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", steps, "--seed", 3]
-    common += TINY_SAC[:-2] if script == "sac_isaac.py" else ["--minibatches", 2, "--async-eval"]  # (SAC's default)
-    finish = module.Run.finish
-
-    def finish_then(self):  # the last evaluation, in the main thread, need not wait
-        nonlocal finishing
-        finishing = True
-        return finish(self)
-
-    monkeypatch.setattr(module.Run, "finish", finish_then)
+    common = ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", steps, "--seed", 3,
+              "--episode-length", 20, "--eval-env-num", 4, "--eval-times", 4]
+    common += TINY_SAC[:-2] if script == "sac_isaac.py" else ["--minibatches", 2]
     in_process(module, common + ["--eval-gap", 0, "--run-name", "often"])
-    finishing = False
     in_process(module, common + ["--eval-gap", 1e9, "--run-name", "once"])
     often, once = summary("runs/often"), summary("runs/once")
-    assert often["eval_mode"] == "deterministic, separate envs, beside training"
+    assert often["eval_mode"] == "deterministic, beside training, on riders of the training envs"
     evaluated = [e[1] for e in often["evals"]]
     assert evaluated[0] == 128 and evaluated[-1] == steps and len(evaluated) >= 3
-    assert all(b - a >= 3 * 128 for a, b in zip(evaluated[:-2], evaluated[1:-1]))  # training went on meanwhile
+    assert all(b - a == 3 * 128 for a, b in zip(evaluated[:-2], evaluated[1:-1]))  # training went on meanwhile
+    assert all(e[4] == 4 for e in often["evals"])
     assert [e[1] for e in once["evals"]] == [steps]
     a, b = (torch.load(os.path.join("runs", name, "checkpoint.pt"), weights_only=True) for name in ("often", "once"))
     for part in module.CHECKPOINT_PARTS:

@@ -132,6 +132,70 @@ def test_brax_final_obs_is_the_state_reached_before_reset(brax_env):
     assert restarted > 0
 
 
+class Recorder:
+    """An evaluation riding on an env's riders (VecEnv.ride): acts with tanh(obs) and keeps what it is told."""
+
+    def __init__(self):
+        self.obs, self.actions, self.rewards, self.dones = [], [], [], []
+
+    def act(self, obs):
+        self.obs.append(obs.clone())
+        self.actions.append(torch.tanh(obs[:, :1]))
+        return self.actions[-1]
+
+    def record(self, reward, done):
+        self.rewards.append(reward.clone())
+        self.dones.append(done.clone())
+
+
+@pytest.mark.parametrize("kind", ["pendulum", "brax"])
+def test_riders_run_an_evaluation_beside_and_never_touch_the_training_envs(kind, request):
+    """Two envs of one seed with riders, one of them riding: their training envs give the very same outputs. The
+    riders restart at the first step, then act with the evaluation's actions: their rewards are the simulator's own
+    for those states and actions, and an episode is told to have ended at the time limit or on termination."""
+    if kind == "brax":  # 4 + 2 envs: brax_env's shape, whose compiled functions are shared
+        import jax
+
+        brax_env = request.getfixturevalue("brax_env")
+        make = lambda: isaac_env.make_env("InvertedPendulum", 4, backend="brax", device="cpu", seed=5,  # noqa: E731
+                                          max_episode_length=10, riders=2)
+        plain_step = jax.jit(jax.vmap(brax_env.env.step))  # Brax's own step, with no reset after it
+        simulate = lambda env, a: torch.from_dlpack(plain_step(env._state, jax.numpy.asarray(a.numpy())).reward)  # noqa
+    else:
+        make = lambda: isaac_env.make_env("pendulum", 4, backend="torch", device="cpu", seed=5,  # noqa: E731
+                                          max_episode_length=10, riders=3)
+        simulate = lambda env, a: env._dynamics(env.state, a)[1]  # noqa: E731
+    riding, plain = make(), make()
+    assert riding.num_envs == 4 and riding.riders in (2, 3)
+    riding.reset(), plain.reset()
+    recorder, generator = Recorder(), torch.Generator().manual_seed(2)
+    riding.ride(recorder)
+    for t in range(25):
+        actions = random_actions(riding, generator)
+        before = len(recorder.actions)
+        state_rewards = None
+        if t > 0:  # (the first step restarts the riders: nothing to act on yet)
+            rider_actions = torch.tanh(riding._rider_obs[:, :1])
+            state_rewards = simulate(riding, torch.cat([actions, rider_actions]).clamp(-1, 1))
+        out_riding, out_plain = riding.step(actions), plain.step(actions)
+        for a, b in zip(out_riding[:4], out_plain[:4]):
+            assert torch.equal(a, b)
+        for key in ("final_obs", "episode_return", "valid"):
+            assert torch.equal(out_riding[4][key], out_plain[4][key])
+        assert len(recorder.actions) == before + (t > 0)
+        if t > 0:
+            assert torch.allclose(recorder.rewards[-1], state_rewards[4:], atol=1e-5)
+    steps = torch.arange(1, 25)[:, None].expand(-1, riding.riders)  # steps since the riders restarted
+    dones = torch.stack(recorder.dones)
+    if kind == "pendulum":  # no termination: exactly at the limit
+        assert torch.equal(dones, steps % 10 == 0)
+    else:
+        assert dones.any(0).all()
+    riding.ride(None)
+    riding.step(actions)
+    assert len(recorder.actions) == 24
+
+
 def test_brax_returned_tensors_do_not_alias_simulator_state(brax_env):
     """torch.from_dlpack shares memory with JAX, which treats its arrays as immutable: writing into a returned
     tensor must not change the simulation. Two envs of one seed must stay identical when one is scribbled on."""

@@ -62,7 +62,9 @@ def test_the_check_finds_a_drifted_or_missing_definition(edit):
 # --video (issue 15, run infrastructure in both), +95 each; FastSAC's recipe with its C51 critic (issue 14), +80;
 # delayed actor updates (--policy-frequency: the critics' step a graph of its own), +10; the updates on a stream of
 # their own, beside the simulator's step, +10; evaluations beside training, on copies of the parts, on a thread of their
-# own (issue 14: --async-eval, training goes on meanwhile), +55 each.
-@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 800), ("sac_isaac.py", 915)])
+# own (issue 14: --async-eval, training goes on meanwhile), +55 each; issue 25's start-up record (summary.json's
+# startup phases, steps/s with and without an evaluation beside), the simulator compiled ahead, and evaluations on
+# riders of the training envs (an Evaluation that the envs drive, in place of the thread), +50 each.
+@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 850), ("sac_isaac.py", 965)])
 def test_each_script_stays_within_its_line_budget(script, lines):
     assert len(read(script).splitlines()) <= lines

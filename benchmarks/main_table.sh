@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's main comparison, in one call on one GPU: ppo_isaac.py and sac_isaac.py with their defaults against
+# Brax's own JAX PPO with its published settings, each run alone on the GPU, seconds counted from process start.
+# Our scripts evaluate 128 episodes every 15 s (run.py's defaults), as Brax's evaluator runs 128 envs.
+#   1. cold caches (JAX, torch): Ant, Humanoid and the held-out halfcheetah (no per-task settings), seed 0;
+#   2. warm caches, reusing what step 1 left for each system and task: Ant and Humanoid, seed 0;
+#   3. seeds 1 and 2 on Ant and Humanoid, cold.
+# Rows land in OUT_DIR/NAME.json as each run ends; run it again with the same OUT_DIR and NAME to go on from the rows
+# already there (--skip-done). Under the GPU machine's $OUT, a call cut short still returns what finished.
+#
+#   bash benchmarks/main_table.sh OUT_DIR [NAME]     # about 1 h 40 min on one H200
+set -eu
+out=${1:?usage: bash benchmarks/main_table.sh OUT_DIR [NAME]}
+name=${2:-main-$(date +%F)}
+common=(--out "$out" --name "$name" --runs-root "${RUNS_ROOT:-/tmp/main-table-runs}" --skip-done)
+python3 benchmarks/run.py --parts ppo sac brax --tasks Ant Humanoid halfcheetah --seeds 0 --jax-cache cold "${common[@]}"
+python3 benchmarks/run.py --parts ppo sac brax --tasks Ant Humanoid --seeds 0 --jax-cache warm "${common[@]}"
+python3 benchmarks/run.py --parts ppo sac brax --tasks Ant Humanoid --seeds 1 2 --jax-cache cold "${common[@]}"

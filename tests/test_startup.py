@@ -1,0 +1,62 @@
+"""Start-up: JAX's persistent compilation cache (on by default, in the user's cache folder, before JAX is used; a
+user's own JAX_COMPILATION_CACHE_DIR wins; JAX_ENABLE_COMPILATION_CACHE=false turns it off), a second process that
+loads a Brax env's programs from it, and --cudagraphs following the device."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import ppo_isaac
+import sac_isaac
+from conftest import ROOT
+
+CACHE_STATE = """
+import os, isaac_env
+print(os.environ["JAX_COMPILATION_CACHE_DIR"])
+import jax
+print(jax.config.jax_compilation_cache_dir)
+print(isaac_env.jax_cache_line())
+"""
+
+COMPILE = """
+import isaac_env
+env = isaac_env.make_env("InvertedPendulum", 3, backend="brax", device="cpu", seed=0, max_episode_length=5)
+env.compile()
+env.reset()
+print(isaac_env.jax_cache_line())
+"""
+
+
+def python(code, tmp_path, **env_vars):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}  # (conftest sets the tests' own cache)
+    env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=ROOT, **env_vars)
+    done = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
+def test_the_jax_cache_is_set_before_jax_loads_and_a_users_own_folder_or_opt_out_wins(tmp_path):
+    default = str(tmp_path / "xdg" / "ppo_isaac" / "jax")
+    assert python(CACHE_STATE, tmp_path)[:2] == [default, default]
+    own = str(tmp_path / "mine")
+    assert python(CACHE_STATE, tmp_path, JAX_COMPILATION_CACHE_DIR=own)[:2] == [own, own]
+    off = python(CACHE_STATE, tmp_path, JAX_ENABLE_COMPILATION_CACHE="false")
+    assert off[2].startswith("JAX compilation cache off")
+
+
+def test_a_second_process_loads_a_brax_envs_programs_from_the_cache(tmp_path):
+    first = python(COMPILE, tmp_path)[-1]
+    folder = str(tmp_path / "xdg" / "ppo_isaac" / "jax")
+    assert first == "JAX compilation cache {}: 0 programs loaded from it, 2 compiled and written to it".format(folder)
+    assert len(os.listdir(folder)) == 2  # the env's reset and step
+    second = python(COMPILE, tmp_path)[-1]
+    assert second == "JAX compilation cache {}: 2 programs loaded from it, 0 compiled and written to it".format(folder)
+
+
+@pytest.mark.parametrize("module", [ppo_isaac, sac_isaac])
+def test_cudagraphs_is_on_by_default_and_no_cudagraphs_is_accepted(module):
+    argv = ["--env-name", "Pendulum"]
+    assert module.parse_args(argv)[0].cudagraphs is True  # (a CPU run turns it off: see test_cli's learning tests)
+    assert module.parse_args(argv + ["--no-cudagraphs"])[0].cudagraphs is False
