@@ -21,6 +21,11 @@ Per env, `env.ended` ([3, N]) sums the returns and lengths of the episodes ended
 RGB image ([240, 320, 3] uint8, for --video; Brax only), `env.fps` its frames per second of simulated time.
 Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
 
+Two additions for start-up and evaluation: `env.compile()` compiles now what the first reset and step would (Brax:
+MJX's programs, 10-30 s, kept in JAX's persistent cache, so seconds in a later run); `make_env(..., riders=E)`
+adds E envs to the same simulation, hidden from the contract above, on which `env.ride(evaluation)` runs an
+evaluation beside training, one step of it with each training step (see VecEnv.ride; not on Isaac Gym).
+
 Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on MuJoCo-XLA, pip-installable,
 handed to torch through DLPack) and "torch" (small classic-control tasks written in torch). "auto" takes the
 first of isaacgym, torch, brax that has the task.
@@ -294,7 +299,7 @@ def _count_jax_cache_event(event: str, **kwargs) -> None:
 
 
 def jax_cache_line() -> str:
-    """Where MJX's compiled programs came from so far: JAX's persistent cache (loaded), or compiled and written to it."""
+    """Where MJX's programs came from so far: JAX's persistent cache (loaded), or compiled and written to it."""
     import jax
 
     folder = jax.config.jax_compilation_cache_dir

@@ -14,7 +14,7 @@ import time
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import copy, importlib.util, json, logging, math, os, signal, sys, threading, warnings  # noqa: E401,E402
+import copy, importlib.util, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
@@ -121,10 +121,11 @@ class Args:
     eval_times: int = 16
     """episodes per evaluation (the tutorial's evaluator: --eval-env-num 1 --eval-times 4)"""
     eval_env_num: int = 16
-    """envs of the separate, deterministic evaluation env; 0: the training envs' last episodes (forced on Isaac Gym)"""
+    """envs of the deterministic evaluations (riders of the training simulation, or separate envs); 0: the training
+    envs' last episodes (forced on Isaac Gym)"""
     async_eval: bool = True
-    """evaluate a copy of the policy on a thread of its own while training goes on (not with --video);
-    --no-async-eval: evaluations stop training"""
+    """evaluate a copy of the policy beside training, on riders: --eval-env-num more envs of the training simulation,
+    stepped with it (not with --video); --no-async-eval: on separate envs, while training waits"""
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
@@ -320,7 +321,7 @@ class CudaGraph:
 LOSS_NAMES = ("critic_loss", "q_value", "actor_loss", "alpha_loss", "alpha", "entropy")  # critics', actor's
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
-    # --- environment: the training envs, and a separate copy for deterministic evaluation
+    # --- environment: the training envs (with riders for evaluations beside training), or separate evaluation envs
     env, eval_env = make_envs(args, ckpt)
     device = env.device
 
@@ -547,8 +548,9 @@ def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over t
 def make_envs(args: Args, ckpt: Optional[Dict]):
     """Seeds torch, makes the training envs with riders for evaluations beside training (isaac_env.VecEnv.ride), or
     else separate evaluation envs (with --eval-only, those alone), and compiles them: separate evaluation envs on a
-    thread beside, off the training path. Turns --cudagraphs off on a CPU. Under torchrun, each rank has its own envs on its local rank's GPU, seeded with seed + rank, and only rank 0
-    evaluates and prints; the ranks join (NCCL on GPUs, gloo on CPUs) once every check has passed."""
+    thread beside, off the training path. Turns --cudagraphs off on a CPU. Under torchrun, each rank has its own
+    envs on its local rank's GPU, seeded with seed + rank, and only rank 0 evaluates and prints; the ranks join
+    (NCCL on GPUs, gloo on CPUs) once every check has passed."""
     STARTUP["imports"] = round(time.time() - START_TIME, 2)
     rank = int(os.environ.get("RANK", "0"))
     sys.stdout = open(os.devnull, "w") if rank > 0 else sys.stdout  # one console: rank 0's (stderr: every rank's)
@@ -576,8 +578,6 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         env.name, env.backend, env.num_envs, " and {} for evaluations beside training".format(env.riders) if
         env.riders else "", env.obs_dim, env.act_dim, env.max_episode_length, env.device))
     STARTUP["envs_built"] = round(time.time() - START_TIME, 2)
-    if env.device.type == "cuda":  # torch's first allocation on the GPU takes seconds: now, beside JAX's compilation
-        threading.Thread(target=torch.zeros, args=((),), kwargs=dict(device=env.device), daemon=True).start()
     if env.backend == "brax":  # (JAX would compile at the first reset and step: the first evaluation would wait)
         print("compiling the simulator (MJX: 10-30 s, longer for many envs on a CPU; from JAX's cache: seconds)")
         if eval_env is not None and eval_env is not env:
@@ -604,7 +604,7 @@ class Evaluation:
     in done() and result(); driven by evaluate() on separate envs, or by the training envs' riders (VecEnv.ride)."""
 
     def __init__(self, policy: Callable, num_envs: int, episodes: int, device: torch.device):
-        self.policy, self.device = policy, device
+        self.policy = policy
         self.quota = episodes // num_envs + (torch.arange(num_envs, device=device) < episodes % num_envs)
         self.counts, self.returns = torch.zeros(num_envs, device=device), torch.zeros(num_envs, device=device)
         self.sums = torch.zeros(2, device=device)  # of the counted returns and of their squares
@@ -834,7 +834,7 @@ class Run:
     def start_evaluation(self) -> None:
         """Evaluates the parts as they are now. --async-eval: copies of them, on the training envs' riders, beside
         training (the result counts from when it is known; a due evaluation waits for the one running). Else (Isaac
-        Gym, --video, --no-async-eval): here and now, on the separate evaluation envs, or the training envs' episodes."""
+        Gym, --video, --no-async-eval): here and now, on separate evaluation envs, or the training envs' episodes."""
         self.last_eval = time.time()
         if not self.beside:  # (the next one is due eval_gap after this one's end: training runs between them)
             self.evaluate_now()
@@ -924,8 +924,8 @@ class Run:
         status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
         if self.interrupted:
             self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluations below
-        if self.job is not None and self.job["step"] != self.global_step:  # of earlier weights: dropped, as the
-            self.job = None  # final evaluation (of the final weights) would wait for it, on a slow simulator long
+        if self.job is not None and self.job["step"] != self.global_step:  # one of earlier weights still riding: not
+            self.job = None  # waited for (on a slow simulator it takes as long as the final one, of the final weights)
             self.env.ride(None)
         self.collect_evaluation(wait=True)
         if not self.evals or self.evals[-1][1] != self.global_step:
@@ -951,7 +951,8 @@ class Run:
             final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
             final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
             eval_mode="deterministic, beside training, on riders of the training envs" if self.beside else
-            "deterministic, separate envs" if self.eval_env is not None else "stochastic, training envs' latest episodes",
+            "deterministic, separate envs" if self.eval_env is not None else
+            "stochastic, training envs' latest episodes",
             target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
             torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
             nonfinite_resets=int(self.env.nonfinite_resets),  # (this rank's: simulations that blew up, restarted)

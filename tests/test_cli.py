@@ -380,10 +380,11 @@ def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path, script):
-    # Iterations of 4096 envs x 256 steps take seconds on a CPU: both signals land inside the first one.
+    # Iterations of 4096 envs x 1024 steps take several seconds on a CPU (SAC's about 8 s on 2 cores; at 256 steps its
+    # first iteration and the whole way out sometimes ended before the second signal): both land inside the first.
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
     command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "4096",
-               "--total-timesteps", "1000000000", "--run-name", "stop"] + tiny(script) + ["--horizon", "256"]
+               "--total-timesteps", "1000000000", "--run-name", "stop"] + tiny(script) + ["--horizon", "1024"]
     process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     for line in process.stdout:

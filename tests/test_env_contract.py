@@ -156,15 +156,21 @@ def test_riders_run_an_evaluation_beside_and_never_touch_the_training_envs(kind,
     if kind == "brax":  # 4 + 2 envs: brax_env's shape, whose compiled functions are shared
         import jax
 
-        brax_env = request.getfixturevalue("brax_env")
-        make = lambda: isaac_env.make_env("InvertedPendulum", 4, backend="brax", device="cpu", seed=5,  # noqa: E731
-                                          max_episode_length=10, riders=2)
-        plain_step = jax.jit(jax.vmap(brax_env.env.step))  # Brax's own step, with no reset after it
-        simulate = lambda env, a: torch.from_dlpack(plain_step(env._state, jax.numpy.asarray(a.numpy())).reward)  # noqa
+        plain_step = jax.jit(jax.vmap(request.getfixturevalue("brax_env").env.step))  # Brax's own, no reset after it
+
+        def make():
+            return isaac_env.make_env("InvertedPendulum", 4, backend="brax", device="cpu", seed=5,
+                                      max_episode_length=10, riders=2)
+
+        def simulate(env, actions):  # every env's reward for these actions, riders' too
+            return torch.from_dlpack(plain_step(env._state, jax.numpy.asarray(actions.numpy())).reward)
     else:
-        make = lambda: isaac_env.make_env("pendulum", 4, backend="torch", device="cpu", seed=5,  # noqa: E731
-                                          max_episode_length=10, riders=3)
-        simulate = lambda env, a: env._dynamics(env.state, a)[1]  # noqa: E731
+        def make():
+            return isaac_env.make_env("pendulum", 4, backend="torch", device="cpu", seed=5, max_episode_length=10,
+                                      riders=3)
+
+        def simulate(env, actions):
+            return env._dynamics(env.state, actions)[1]
     riding, plain = make(), make()
     assert riding.num_envs == 4 and riding.riders in (2, 3)
     riding.reset(), plain.reset()
@@ -172,19 +178,17 @@ def test_riders_run_an_evaluation_beside_and_never_touch_the_training_envs(kind,
     riding.ride(recorder)
     for t in range(25):
         actions = random_actions(riding, generator)
-        before = len(recorder.actions)
-        state_rewards = None
+        acted = len(recorder.actions)
         if t > 0:  # (the first step restarts the riders: nothing to act on yet)
-            rider_actions = torch.tanh(riding._rider_obs[:, :1])
-            state_rewards = simulate(riding, torch.cat([actions, rider_actions]).clamp(-1, 1))
+            rewards = simulate(riding, torch.cat([actions, torch.tanh(riding._rider_obs[:, :1])]).clamp(-1, 1))
         out_riding, out_plain = riding.step(actions), plain.step(actions)
         for a, b in zip(out_riding[:4], out_plain[:4]):
             assert torch.equal(a, b)
         for key in ("final_obs", "episode_return", "valid"):
             assert torch.equal(out_riding[4][key], out_plain[4][key])
-        assert len(recorder.actions) == before + (t > 0)
+        assert len(recorder.actions) == acted + (t > 0)
         if t > 0:
-            assert torch.allclose(recorder.rewards[-1], state_rewards[4:], atol=1e-5)
+            assert torch.allclose(recorder.rewards[-1], rewards[4:], atol=1e-5)
     steps = torch.arange(1, 25)[:, None].expand(-1, riding.riders)  # steps since the riders restarted
     dones = torch.stack(recorder.dones)
     if kind == "pendulum":  # no termination: exactly at the limit
