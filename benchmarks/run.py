@@ -319,6 +319,7 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                     mean_std([r.get("steady_sps") for r in group]),
                     mean_std([r.get("peak_gpu_mib") for r in group])))
         lines.append("")
+        lines += startup_lines(train)
         lines += ratio_lines(train, levers, ceiling_sps)
     lines += gpu_lines([r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
     lines += ["## Provenance", "", "Per call and host: the code's commit, whether its tree had uncommitted changes, "
@@ -341,6 +342,32 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
     with open(path_md, "w") as f:
         f.write("\n".join(lines) + "\n")
     draw_plots(train, ceiling, plot_dir, [r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
+
+
+def startup_lines(train: List[Dict]) -> List[str]:
+    """Our scripts' runs: where the time before training went, and training's speed with an evaluation beside it."""
+    ours = [r for r in train if r.get("startup")]
+    if not ours:
+        return []
+    lines = ["## Start-up and evaluations beside training (our scripts)", "",
+             "Seconds from process start; compile: the simulator's compilation (from the JAX cache when warm); "
+             "networks: until the networks are built (torch's first GPU allocation among it); steps/s of iterations "
+             "with an evaluation beside them against those without; training's share of the wall-clock.", "",
+             "| task | system | seed | caches | imports | envs built | compile s | networks built | training from | "
+             "first evaluation s | steps/s evaluating / not | ratio | training / wall-clock |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in sorted(ours, key=lambda r: (r["task"], r["system"], r["seed"])):
+        p, evaluating, not_evaluating = r["startup"], r.get("sps_evaluating"), r.get("sps_not_evaluating")
+        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |".format(
+            r["task"], r["system"], r["seed"], r.get("jax_cache", "-"), fmt(p.get("imports"), "{:.1f}"),
+            fmt(p.get("envs_built"), "{:.1f}"), fmt(p["simulator_compiled"] - p["envs_built"] if "envs_built" in p
+                                                    else None, "{:.1f}"), fmt(p.get("parts_built"), "{:.1f}"),
+            fmt(r.get("startup_seconds"), "{:.1f}"), fmt(r.get("first_eval_seconds"), "{:.1f}"),
+            fmt(evaluating, "{:,.0f}"), fmt(not_evaluating, "{:,.0f}"),
+            fmt(evaluating / not_evaluating if evaluating and not_evaluating else None, "{:.2f}"),
+            fmt(r["train_seconds"] / r["wall_seconds"] if r.get("train_seconds") and r.get("wall_seconds") else None,
+                "{:.2f}")))
+    return lines + [""]
 
 
 def gpu_lines(gpus: List[Dict]) -> List[str]:
