@@ -88,6 +88,10 @@ class EnvError(Exception):
     """A user-facing problem (unknown task, simulator missing, bad device): one readable line, no traceback."""
 
 
+class SetupError(EnvError):
+    """An installed simulator that cannot load as this machine is set up: said even under --backend auto."""
+
+
 class VecEnv:
     """What every backend shares: the contract's attributes and the per-env episode bookkeeping."""
 
@@ -104,7 +108,8 @@ class VecEnv:
         self._evaluation, self._restart_riders, self._rider_obs = None, False, None
         self._episode_return = torch.zeros(num_envs, device=self.device)
         self._episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
-        self.ended = torch.zeros(3, num_envs, device=self.device)  # per env: returns, lengths, count of ended episodes
+        # per env: returns, lengths, count of ended episodes (float64: float32 sums stop counting past 2^24)
+        self.ended = torch.zeros(3, num_envs, dtype=torch.float64, device=self.device)
         self.last_return = torch.zeros(num_envs, device=self.device)  # per env: the latest ended episode's return
         self._valid = torch.ones(num_envs, dtype=torch.bool, device=self.device)
         self.nonfinite_resets = torch.zeros((), dtype=torch.long, device=self.device)  # Brax: restarts of blown-up envs
@@ -279,8 +284,17 @@ def _import_brax_envs():
     # --video with no display; where no libEGL is installed, MUJOCO_GL=egl breaks the import: then MuJoCo's default.
     if "MUJOCO_GL" not in os.environ and ctypes.util.find_library("EGL"):
         os.environ["MUJOCO_GL"] = "egl"
-    with contextlib.redirect_stdout(io.StringIO()):  # MJX prints "Failed to import warp" (an optional backend)
-        from brax import envs
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # MJX prints "Failed to import warp" (an optional backend)
+            from brax import envs
+    except ImportError:
+        raise
+    except Exception as e:  # MuJoCo loads the OpenGL that MUJOCO_GL names when imported, and fails if it is missing
+        if not os.environ.get("MUJOCO_GL"):
+            raise
+        raise SetupError("MuJoCo could not load OpenGL as MUJOCO_GL={} asks ({}: {}): install it (osmesa: libosmesa6; "
+                         "egl: libegl1), or unset MUJOCO_GL, which leaves the choice to this module (EGL where "
+                         "libEGL is installed)".format(os.environ["MUJOCO_GL"], type(e).__name__, e)) from None
     if not JAX_CACHE_EVENTS:  # (once) count what JAX's persistent cache loads (hits) and writes (misses)
         import jax
 
@@ -310,6 +324,10 @@ def jax_cache_line() -> str:
 
 
 _BRAX_STEP_CACHE = {}  # type: Dict[Tuple[str, int, int], tuple]
+# A simulation whose position, velocity or observation passes this has diverged (see step() below). With random
+# actions, 400 steps of 16 envs on a CPU reached |obs| 16 (Ant), 120 (Humanoid), 25 (halfcheetah), 10 (hopper,
+# walker2d) and 120 (humanoidstandup), and |qvel| 16 to 60.
+DIVERGED = 1e4
 
 
 def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
@@ -329,9 +347,12 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
             steps = steps + 1
             # MuJoCo's C engine resets a simulation whose positions, velocities or accelerations pass 1e10 or turn NaN
             # (mjMAXVAL, mjWARN_BADQACC); MJX does not, and one env blowing up (huge values first, then inf and NaN)
-            # would poison every network through the observation normaliser: restart it, and zero what it returned
-            data, bounded = next_state.pipeline_state, lambda x: (jnp.abs(x) < 1e10).all(-1)  # (False for NaN)
-            broken = ~(bounded(data.qpos) & bounded(data.qvel) & bounded(data.qacc) & bounded(next_state.obs)
+            # would poison every network through the observation normaliser: restart it, and zero what it returned.
+            # Positions, velocities and observations count as diverged long before that, past DIVERGED: on the way
+            # up, one observation of 1e6 among 16M of a feature of std 1 leaves its normaliser's std at about 250.
+            data = next_state.pipeline_state
+            bounded = lambda x, bound=DIVERGED: (jnp.abs(x) < bound).all(-1)  # noqa: E731  (False for NaN)
+            broken = ~(bounded(data.qpos) & bounded(data.qvel) & bounded(next_state.obs) & bounded(data.qacc, 1e10)
                        & (jnp.abs(next_state.reward) < 1e10))
             terminated = (next_state.done > 0) & ~broken
             truncated = ((steps >= max_episode_length) & ~terminated) | broken
@@ -360,6 +381,7 @@ class BraxEnv(VecEnv):
 
     backend = "brax"
     FRESH_EVERY = 16
+    LENT_STEPS = 32
 
     def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
                  max_episode_length: Optional[int], riders: int = 0):
@@ -391,10 +413,12 @@ class BraxEnv(VecEnv):
         self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
         self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
         # JAX frees an array once unreferenced and may give its memory to the next computation at once, before torch's
-        # stream (up to FRESH_EVERY steps behind the host under CUDA graphs) has read it. This env's next step waits
-        # for that stream (it takes torch's actions); other JAX work does not (another env's, such as an evaluation
-        # env compiling on a thread beside): so what torch was handed stays referenced for 2 * FRESH_EVERY steps.
-        self._lent = collections.deque(maxlen=2 * self.FRESH_EVERY)
+        # stream (behind the host under CUDA graphs) has read it. This env's next step waits for that stream (it takes
+        # torch's actions); other JAX work does not (another env's, such as an evaluation env compiling on a thread
+        # beside). So what torch was handed stays referenced, with an event of torch's stream recorded when it was
+        # handed over, and is let go LENT_STEPS steps later, once torch's stream has passed the event recorded two
+        # steps after it: the scripts queue every read of a step's outputs before the step after next.
+        self._lent = collections.deque()  # type: collections.deque
         self._compiling = None  # type: Optional[threading.Thread]
 
     def compile(self, background: bool = False) -> None:
@@ -433,8 +457,16 @@ class BraxEnv(VecEnv):
         self._state = self._fresh
         self._steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
         self._calls = 0
-        self._lent.append(self._state.obs)
+        self._lend(self._state.obs)
         return torch.from_dlpack(self._state.obs)
+
+    def _lend(self, arrays) -> None:  # keep what torch is handed until its stream is done with it (see __init__)
+        cuda = self.device.type == "cuda"
+        self._lent.append((arrays, torch.cuda.current_stream(self.device).record_event() if cuda else None))
+        if len(self._lent) > self.LENT_STEPS:
+            if cuda:
+                self._lent[2][1].synchronize()  # (long passed, unless torch's stream lags LENT_STEPS - 2 steps)
+            self._lent.popleft()
 
     def _simulate(self, actions, restart):
         import jax
@@ -445,7 +477,7 @@ class BraxEnv(VecEnv):
         jax_actions = jax.dlpack.from_dlpack(actions.clamp(-1.0, 1.0).float().contiguous())
         self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions,
                                                     self._restart[restart])
-        self._lent.append(out)
+        self._lend(out)
         obs, final_obs, reward, terminated, truncated, broken = (torch.from_dlpack(x) for x in out)
         self.nonfinite_resets += broken.sum()
         return obs, final_obs, reward, terminated, truncated, ~broken
@@ -489,7 +521,9 @@ class IsaacGymEnv(VecEnv):
       step t is its final one, and the transition of step t+1 crosses episodes: the policy acts on that final
       observation, and the reward and next observation (whose force-sensor channels are still stale on Ant) come
       from the new episode. info["valid"] is False there; its reward counts towards the new episode;
-    - extras["time_outs"] marks which of the done envs hit the time limit: those are truncated, not terminated;
+    - extras["time_outs"] marks which of the done envs hit the time limit: those are truncated, not terminated
+      (also one that fell on its last allowed step: IsaacGymEnvs does not tell the two apart there, where Brax and
+      the torch tasks say terminated);
     - VecTask.reset() resets nothing (it only returns the observation buffer): reset() here flags every env;
     - one simulation per process: isaacgymenvs.make silently returns the first one when called again (with the
       first one's task and env count), so a second IsaacGymEnv is refused; and make ignores its seed (resets draw
@@ -591,8 +625,8 @@ def resolve(name: str, backend: str = "auto") -> Tuple[str, str]:
     for candidate in candidates:
         try:
             tasks = _tasks(candidate)
-        except EnvError:
-            if backend != "auto":
+        except EnvError as e:
+            if backend != "auto" or isinstance(e, SetupError):
                 raise
             continue
         if task_key(name) in tasks:

@@ -383,6 +383,19 @@ def test_brax_restarts_an_env_whose_simulation_blew_up(brax_env):
     assert bool(torch.isfinite(obs).all()) and bool(info["valid"].all())  # it restarted from a fresh state
 
 
+@pytest.mark.parametrize("speed, diverged", [(5e4, True), (1e3, False)])
+def test_brax_restarts_a_simulation_that_diverges_long_before_it_overflows(brax_env, speed, diverged):
+    """A finite velocity past isaac_env.DIVERGED (1e4) counts as a blow-up, as MuJoCo's own 1e10 or a NaN does, so
+    that the values on the way there never reach a normaliser; below it, nothing happens."""
+    brax_env.reset()
+    before, state = int(brax_env.nonfinite_resets), brax_env._state
+    qvel = state.pipeline_state.qvel.at[1].set(speed)
+    brax_env._state = state.replace(pipeline_state=state.pipeline_state.replace(qvel=qvel))
+    _, _, _, truncated, info = brax_env.step(torch.zeros(brax_env.num_envs, brax_env.act_dim))
+    assert info["valid"].tolist() == [True, not diverged, True, True, True, True]
+    assert int(brax_env.nonfinite_resets) == before + diverged and bool(truncated[1]) == diverged
+
+
 def test_render_says_plainly_where_it_cannot(isaac_fake_env):
     with pytest.raises(isaac_env.EnvError, match="not supported on Isaac Gym here: its viewer needs a display"):
         isaac_fake_env.render(0)
