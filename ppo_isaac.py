@@ -60,7 +60,7 @@ class Args:
     env_num: int = 4096
     """parallel training envs (per GPU under torchrun)"""
     episode_length: Optional[int] = None
-    """time limit in steps, after which an episode is truncated (None: the task's own)"""
+    """time limit in steps, after which an episode is truncated; None: the task's own"""
     device: str = "auto"
     """torch device: auto (cuda if available, else cpu), cuda, cuda:1, cpu"""
     seed: int = 1
@@ -88,7 +88,8 @@ class Args:
     ent_coef: float = 0.0
     """entropy bonus coefficient"""
     vf_coef: float = 2.0
-    """value loss coefficient"""
+    """value loss coefficient, on the squared error without CleanRL's and rl_games' 1/2: twice the weight that
+    coefficient has there (a choice; the recipe's results were measured with it)"""
     bounds_coef: float = 1e-4
     """penalty on action means outside [-1.1, 1.1], which the env would clip anyway"""
     max_grad_norm: float = 1.0
@@ -108,7 +109,7 @@ class Args:
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
-    """output folder under runs/ (default: <env>__ppo_isaac__<seed>__<unix time>)"""
+    """output folder under runs/; None: <env>__ppo_isaac__<seed>__<unix time>"""
     resume: Optional[str] = None
     """checkpoint to continue training from, in its run folder; options not given here are the checkpoint's"""
     checkpoint: Optional[str] = None
@@ -125,12 +126,12 @@ class Args:
     wandb_project_name: str = "ppo_isaac"
     """Weights & Biases project, with --track"""
     wandb_entity: Optional[str] = None
-    """Weights & Biases team or user, with --track (default: your own)"""
+    """Weights & Biases team or user, with --track; None: your own"""
     cudagraphs: bool = True
     """GPU fast path, on by default (a CPU run is eager): replay the rollout's policy step and each minibatch update as
     CUDA graphs, the same maths; --no-cudagraphs runs the eager reference"""
     compile: bool = False
-    """GPU fast path: also torch.compile those functions (compiles ~1 min at start; no gain seen on Ant)"""
+    """also torch.compile those functions (any device; compiles for a minute or so at the start)"""
 
 def check_args(args: Args) -> None:  # PPO's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "horizon", "minibatches", "repeat_times"):
@@ -158,11 +159,17 @@ class RunningMeanStd(nn.Module):
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:  # under torchrun, with every rank's batch: the ranks stay identical
+    def update(self, x: torch.Tensor, weight: Optional[torch.Tensor] = None) -> None:
+        """Merges the rows of x that have weight 1 (default: all; 0: not learned from, info["valid"]). Under torchrun,
+        with every rank's batch: the ranks stay identical."""
         x = x.reshape(-1, *self.mean.shape).double()
-        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, len(x)), x.sum(0), (x * x).sum(0)]))
-        batch_mean, n = x_sum / n, n.flatten()[0]
-        batch_var = (x2_sum / n - batch_mean ** 2).clamp_min(0.0)
+        w = (torch.ones(len(x), device=x.device) if weight is None else weight.reshape(-1)).double()
+        wx = x * w.view(-1, *[1] * self.mean.dim())
+        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, 1) * w.sum(), wx.sum(0),
+                                                       (wx * x).sum(0)]))
+        n = n.flatten()[0]
+        batch_mean = x_sum / n.clamp_min(1.0)  # (no rows: nothing changes below)
+        batch_var = (x2_sum / n.clamp_min(1.0) - batch_mean ** 2).clamp_min(0.0)
         delta, total = batch_mean - self.mean, self.count + n
         self.var.copy_((self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total) / total)
         self.mean += delta * n / total
@@ -222,17 +229,24 @@ class CudaGraph:
         return self.outputs
 
 # ---------------------------------------------------------------------------------------------- advantages
-def compute_gae(rewards, values, next_values, terminated, dones, gamma: float, lam: float):
+def compute_gae(rewards, values, next_values, terminated, dones, valid, gamma: float, lam: float):
     """Generalised advantage estimation over a [T, N] rollout; returns (advantages, returns). next_values[t] is V of
     the state each env reached at step t, before any reset (the env's final_obs), so a truncated episode bootstraps
     from its true last state; a terminated one does not bootstrap at all; and no advantage flows back across the end
-    of an episode (dones = terminated | truncated)."""
+    of an episode (dones = terminated | truncated), nor out of a transition not to be learned from (valid False:
+    a Brax simulation that blew up, whose reward and final_obs are zeros): the one before it ends there, bootstrapping
+    from the state it reached, as if truncated."""
     advantages, last = torch.zeros_like(rewards), torch.zeros_like(rewards[0])
     for t in reversed(range(rewards.shape[0])):
         delta = rewards[t] + gamma * next_values[t] * (~terminated[t]) - values[t]
-        last = delta + gamma * lam * (~dones[t]) * last
+        last = (delta + gamma * lam * (~dones[t]) * last) * valid[t]
         advantages[t] = last
     return advantages, advantages + values
+
+def variance(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:  # of the valid entries (no host sync)
+    weight = valid.float()
+    mean = (x * weight).sum() / weight.sum().clamp_min(1.0)
+    return ((x - mean) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
 
 # ---------------------------------------------------------------------------------------------- loss
 def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, returns, weight):
@@ -247,7 +261,7 @@ def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, 
     value = agent.value(obs)
     value_clipped = old_values + (value - old_values).clamp(-args.clip_coef, args.clip_coef)
     v_loss = mean(torch.max((value - returns) ** 2, (value_clipped - returns) ** 2))
-    entropy = pi.entropy().sum(-1).mean()
+    entropy = mean(pi.entropy().sum(-1))
     bounds = mean(((action_mean - 1.1).clamp_min(0) ** 2 + (-1.1 - action_mean).clamp_min(0) ** 2).sum(-1))
     loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
     approx_kl, clip_frac = mean((ratio - 1) - log_ratio), mean(((ratio - 1).abs() > args.clip_coef).float())
@@ -260,8 +274,6 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs (with riders for evaluations beside training), or separate evaluation envs
     env, eval_env = make_envs(args, ckpt)
     device = env.device
-    if args.compile and device.type != "cuda":
-        fail("--compile is a GPU fast path; device {} is not a GPU".format(device))
 
     # --- agent and optimiser (restored from a checkpoint by Run, if one was given)
     agent = Agent(env.obs_dim, env.act_dim, args.net_dim).to(device)
@@ -322,19 +334,19 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             # --- advantages, in unnormalised value units
             next_values = agent.value_rms.denormalize(agent.value(agent.normalize_obs(final_obs_buf)))
             values = agent.value_rms.denormalize(value_buf)
-            advantages, returns = compute_gae(rew_buf, values, next_values, term_buf, done_buf,
+            advantages, returns = compute_gae(rew_buf, values, next_values, term_buf, done_buf, valid_buf,
                                               args.gamma, args.gae_lambda)
             b_obs, b_act = agent.normalize_obs(obs_buf).reshape(T * N, -1), act_buf.reshape(T * N, -1)
-            agent.obs_rms.update(obs_buf)  # for the next rollout
-            agent.value_rms.update(returns)
+            agent.obs_rms.update(obs_buf, valid_buf)  # for the next rollout (not from steps where a simulation blew up)
+            agent.value_rms.update(returns, valid_buf)  # (the returns of transitions not learned from mean nothing)
             b_logp, b_adv, b_weight = logp_buf.reshape(-1), advantages.reshape(-1), valid_buf.reshape(-1).float()
             b_returns = agent.value_rms.normalize(returns).reshape(-1)
             b_values = agent.value_rms.normalize(values).reshape(-1)
-            explained_var = 1 - (returns - values).var() / returns.var().clamp_min(1e-8)
+            explained_var = 1 - variance(returns - values, valid_buf) / variance(returns, valid_buf).clamp_min(1e-8)
 
         # --- update: repeat_times epochs of shuffled minibatches
         loss_sums = torch.zeros(len(LOSS_NAMES), device=device)
-        for _ in range(args.repeat_times):
+        for epoch in range(args.repeat_times):
             epoch_kl = torch.zeros((), device=device)
             for idx in torch.randperm(T * N, device=device).split(T * N // args.minibatches):
                 losses = gradients(*(x[idx] for x in (b_obs, b_act, b_logp, b_adv, b_values, b_returns, b_weight)))
@@ -342,9 +354,10 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 step()
                 epoch_kl += losses[LOSS_NAMES.index("approx_kl")]
                 loss_sums += losses
-            if args.kl_target > 0:  # rl_games' adaptive schedule, on the device: no sync
+            measured = args.minibatches - (epoch == 0)  # (epoch 0's first KL is before any step: 0, left out)
+            if args.kl_target > 0 and measured:  # rl_games' adaptive schedule, on the device: no sync
                 with torch.no_grad():
-                    kl = epoch_kl / args.minibatches
+                    kl = epoch_kl / measured
                     lr.mul_(torch.where(kl > 2 * args.kl_target, 1 / 1.5,
                                         torch.where(kl < args.kl_target / 2, 1.5, 1.0))).clamp_(1e-6, 1e-2)
 
@@ -366,12 +379,17 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
     Options that cannot act in the mode chosen, and a checkpoint of another task, stop here, before any simulator."""
     argv = sys.argv[1:] if argv is None else argv
-    args = tyro.cli(Args, args=argv)
+    args = tyro.cli(Args, args=argv, description=__doc__.splitlines()[0])
     given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
     if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
         fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
     if args.export and not args.eval_only:
         fail("--export PATH writes the policy of --checkpoint PATH --eval-only: it cannot act while training")
+    missing = [m for m in ("onnx", "onnxscript") if args.export and importlib.util.find_spec(m) is None]
+    if missing:  # (now, not after the evaluation that comes first)
+        fail("--export needs {}: pip install onnx onnxscript".format(missing[0]))
+    if args.episode_length is not None and args.episode_length <= 0:
+        fail("--episode-length must be positive, got {}".format(args.episode_length))
     evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
                   "checkpoint", "eval_only", "export", "video")  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
@@ -380,6 +398,8 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
                                             args.eval_only else "--resume (it continues in the checkpoint's folder)"))
     path, ckpt = args.checkpoint or args.resume, None
+    if path and os.path.isdir(path):  # a run folder: its latest checkpoint
+        path = os.path.join(path, "checkpoint.pt")
     if path:
         try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -394,6 +414,10 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
                                                                             ckpt["args"][n], getattr(args, n)))
         saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
         args = tyro.cli(Args, args=argv, default=Args(**dict(saved, resume=None, checkpoint=None, eval_only=False)))
+        args.checkpoint, args.resume = (path, None) if args.checkpoint else (None, path)
+        if args.resume:
+            print("resuming from step {} of {}{}".format(ckpt["global_step"], path, "" if os.path.basename(
+                path) == "checkpoint.pt" else "; its folder's checkpoint.pt will be replaced by this run's"))
     for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
@@ -445,8 +469,11 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
     torch.manual_seed(args.seed + rank)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
     eval_num = max(min(args.eval_env_num, args.eval_times), 1)  # never more envs than episodes
-    beside = args.async_eval and not args.video and args.eval_env_num > 0 and rank == 0  # (--video: separate envs)
+    beside = rank == 0 and args.async_eval and not args.video and args.eval_env_num > 0  # (--video: separate envs)
     try:
+        if beside and isaac_env.resolve(args.env_name, args.backend)[0] == "brax" and (args.device == "cpu" or (
+                args.device == "auto" and not torch.cuda.is_available())):  # MJX on a CPU costs per env: a rider's
+            beside = False  # step would cost a step of every training env (a final evaluation of Ant at 4096: 30 min)
         env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
                                                              args.seed + rank, args.episode_length,
                                                              riders=eval_num if beside else 0)
@@ -638,6 +665,8 @@ class Run:
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
         print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop after this iteration, evaluate, save)"
               .format(self.run_dir, time.time() - START_TIME))
+        if self.device.type == "cpu" and a.total_timesteps - self.global_step > 5_000_000:  # (at iteration 3: how long)
+            print("note: {:,} steps on a CPU take hours; a quick demo: {}".format(a.total_timesteps, DEMO))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
@@ -784,7 +813,7 @@ class Run:
             os.fsync(f.fileno())
         os.replace(path + ".tmp", path)
 
-    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (the parts' tensors themselves: not copies)
+    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (modules' state_dicts share their tensors)
         state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
                  for key, part in self.parts.items()}
         state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
@@ -798,7 +827,8 @@ class Run:
     def save(self, name: str = "checkpoint.pt", state: Optional[Dict] = None) -> None:  # state: by default now's
         state = state or self.state()
         self.write(name, lambda f: torch.save(state, f))
-        self.last_save = time.time()
+        if name == "checkpoint.pt":  # (best.pt does not postpone the periodic checkpoint)
+            self.last_save = time.time()
 
     def finish(self) -> None:
         """The final evaluation (unless this step has one), checkpoint and summary.json."""

@@ -32,6 +32,9 @@ DEMO = "python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt", "critic_opt", "alpha_opt")
 # Per-task defaults of the options left None in Args (other tasks: "other"); locomotion: FastTD3's choices
 TASK_DEFAULTS = {
+    "ant": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
+                updates_per_step=2, policy_frequency=2, learning_starts=10, learning_rate=3e-4, gamma=0.97,
+                n_step=3, horizon=32, v_min=-100.0, v_max=500.0),  # (as "other": named, as --help lists them)
     "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
                      updates_per_step=2, policy_frequency=1, learning_starts=10, learning_rate=3e-4, gamma=0.97,
                      n_step=3, horizon=32, v_min=-100.0, v_max=500.0),
@@ -64,7 +67,7 @@ class Args:
     env_num: int = 4096
     """parallel training envs (per GPU under torchrun)"""
     episode_length: Optional[int] = None
-    """time limit in steps, after which an episode is truncated (None: the task's own)"""
+    """time limit in steps, after which an episode is truncated; None: the task's own"""
     device: str = "auto"
     """torch device: auto (cuda if available, else cpu), cuda, cuda:1, cpu"""
     seed: int = 1
@@ -129,7 +132,7 @@ class Args:
     save_gap: float = 300.0
     """seconds between checkpoints (one is also written at the end, on Ctrl-C, and best.pt at each best eval)"""
     run_name: Optional[str] = None
-    """output folder under runs/ (default: <env>__sac_isaac__<seed>__<unix time>)"""
+    """output folder under runs/; None: <env>__sac_isaac__<seed>__<unix time>"""
     resume: Optional[str] = None
     """checkpoint to continue training from, in its run folder (options not given: the checkpoint's; replay refills)"""
     checkpoint: Optional[str] = None
@@ -143,10 +146,10 @@ class Args:
     (Brax tasks; needs imageio, imageio-ffmpeg and OpenGL, e.g. EGL)"""
     track: bool = False
     """mirror the TensorBoard scalars and these settings to Weights & Biases (needs wandb; WANDB_MODE=offline works)"""
-    wandb_project_name: str = "ppo_isaac"
+    wandb_project_name: str = "sac_isaac"
     """Weights & Biases project, with --track"""
     wandb_entity: Optional[str] = None
-    """Weights & Biases team or user, with --track (default: your own)"""
+    """Weights & Biases team or user, with --track; None: your own"""
 
 def check_args(args: Args) -> None:  # SAC's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
@@ -179,11 +182,17 @@ class RunningMeanStd(nn.Module):
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:  # under torchrun, with every rank's batch: the ranks stay identical
+    def update(self, x: torch.Tensor, weight: Optional[torch.Tensor] = None) -> None:
+        """Merges the rows of x that have weight 1 (default: all; 0: not learned from, info["valid"]). Under torchrun,
+        with every rank's batch: the ranks stay identical."""
         x = x.reshape(-1, *self.mean.shape).double()
-        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, len(x)), x.sum(0), (x * x).sum(0)]))
-        batch_mean, n = x_sum / n, n.flatten()[0]
-        batch_var = (x2_sum / n - batch_mean ** 2).clamp_min(0.0)
+        w = (torch.ones(len(x), device=x.device) if weight is None else weight.reshape(-1)).double()
+        wx = x * w.view(-1, *[1] * self.mean.dim())
+        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, 1) * w.sum(), wx.sum(0),
+                                                       (wx * x).sum(0)]))
+        n = n.flatten()[0]
+        batch_mean = x_sum / n.clamp_min(1.0)  # (no rows: nothing changes below)
+        batch_var = (x2_sum / n.clamp_min(1.0) - batch_mean ** 2).clamp_min(0.0)
         delta, total = batch_mean - self.mean, self.count + n
         self.var.copy_((self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total) / total)
         self.mean += delta * n / total
@@ -250,6 +259,15 @@ def project(next_probs: torch.Tensor, reward_sum: torch.Tensor, discount: torch.
     return target.scatter_add_(1, index + 1, next_probs * upper_share)
 
 # ---------------------------------------------------------------------------------------------- replay buffer
+def free_memory(device: torch.device) -> Optional[int]:  # bytes free on the GPU, or available on a Linux host
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            return int(next(line for line in f if line.startswith("MemAvailable:")).split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        return None
+
 class ReplayBuffer:
     """One ring per env, [capacity, num_envs, ...] on the device: transitions stay in time order, n-step returns are
     sums along a ring. next_obs is the env's final_obs, so truncated episodes bootstrap from where they ended;
@@ -284,6 +302,8 @@ class ReplayBuffer:
         alive, last = torch.ones(batch_size, dtype=torch.bool, device=device), first
         for k in range(n_step):
             idx = (start + k) % self.capacity
+            if k > 0:  # a transition not to be learned from (a blown-up simulation's: zero reward and next_obs) ends
+                alive = alive & self.valid[idx, env]  # the window before it, which bootstraps from the state it reached
             reward_sum += alive * discount * self.rewards[idx, env]
             last = torch.where(alive, idx, last)
             discount = torch.where(alive, discount * gamma, discount)
@@ -343,7 +363,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     for optimizer in (actor_opt, critic_opt, alpha_opt):  # CUDA graphs: optimisers that keep their state on the GPU
         optimizer.param_groups[0]["capturable"] = args.cudagraphs
     target_entropy = -args.target_entropy_scale * env.act_dim  # (the replay buffer is not saved in checkpoints)
-    buffer = ReplayBuffer(args.buffer_size // args.env_num, env.num_envs, env.obs_dim, env.act_dim, device)
+    capacity = args.buffer_size // args.env_num
+    need, free = capacity * env.num_envs * (8 * env.obs_dim + 4 * env.act_dim + 7), free_memory(device)  # bytes
+    if free is not None and need > 0.9 * free:  # (a 2-minute iteration, then an out-of-memory kill, otherwise)
+        fail("the replay buffer needs {:.1f} GiB ({} steps of {} envs) and {} has {:.1f} GiB free: lower --buffer-size"
+             " or --env-num{}".format(need / 2 ** 30, capacity, env.num_envs, device, free / 2 ** 30,
+                                     "; a quick demo: " + DEMO if device.type == "cpu" else ""))
+    buffer = ReplayBuffer(capacity, env.num_envs, env.obs_dim, env.act_dim, device)
     # (no autocast weight cache: it would free, between replays, the casts a CUDA graph captured)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16, cache_enabled=False)
     online_params, target_params = list(critic.parameters()), list(critic_target.parameters())
@@ -457,7 +483,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
             with torch.no_grad():  # --- into the replay buffer; nothing leaves the device
                 buffer.add(obs, actions, reward, info["final_obs"], terminated, terminated | truncated, info["valid"])
-                actor.obs_rms.update(obs)
+                actor.obs_rms.update(obs, info["valid"])  # (not where a simulation blew up from obs)
                 finite = finite & torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
                 obs = next_obs
 
@@ -478,12 +504,17 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
     Options that cannot act in the mode chosen, and a checkpoint of another task, stop here, before any simulator."""
     argv = sys.argv[1:] if argv is None else argv
-    args = tyro.cli(Args, args=argv)
+    args = tyro.cli(Args, args=argv, description=__doc__.splitlines()[0])
     given = [a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")]
     if args.eval_only != bool(args.checkpoint) or (args.resume and args.checkpoint):
         fail("--checkpoint PATH --eval-only evaluates a saved policy, --resume PATH continues training: one of them")
     if args.export and not args.eval_only:
         fail("--export PATH writes the policy of --checkpoint PATH --eval-only: it cannot act while training")
+    missing = [m for m in ("onnx", "onnxscript") if args.export and importlib.util.find_spec(m) is None]
+    if missing:  # (now, not after the evaluation that comes first)
+        fail("--export needs {}: pip install onnx onnxscript".format(missing[0]))
+    if args.episode_length is not None and args.episode_length <= 0:
+        fail("--episode-length must be positive, got {}".format(args.episode_length))
     evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
                   "checkpoint", "eval_only", "export", "video")  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
@@ -492,6 +523,8 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
                                             args.eval_only else "--resume (it continues in the checkpoint's folder)"))
     path, ckpt = args.checkpoint or args.resume, None
+    if path and os.path.isdir(path):  # a run folder: its latest checkpoint
+        path = os.path.join(path, "checkpoint.pt")
     if path:
         try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -506,6 +539,10 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
                                                                             ckpt["args"][n], getattr(args, n)))
         saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
         args = tyro.cli(Args, args=argv, default=Args(**dict(saved, resume=None, checkpoint=None, eval_only=False)))
+        args.checkpoint, args.resume = (path, None) if args.checkpoint else (None, path)
+        if args.resume:
+            print("resuming from step {} of {}{}".format(ckpt["global_step"], path, "" if os.path.basename(
+                path) == "checkpoint.pt" else "; its folder's checkpoint.pt will be replaced by this run's"))
     for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
@@ -557,8 +594,11 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
     torch.manual_seed(args.seed + rank)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs that have them, as in LeanRL and FastTD3
     eval_num = max(min(args.eval_env_num, args.eval_times), 1)  # never more envs than episodes
-    beside = args.async_eval and not args.video and args.eval_env_num > 0 and rank == 0  # (--video: separate envs)
+    beside = rank == 0 and args.async_eval and not args.video and args.eval_env_num > 0  # (--video: separate envs)
     try:
+        if beside and isaac_env.resolve(args.env_name, args.backend)[0] == "brax" and (args.device == "cpu" or (
+                args.device == "auto" and not torch.cuda.is_available())):  # MJX on a CPU costs per env: a rider's
+            beside = False  # step would cost a step of every training env (a final evaluation of Ant at 4096: 30 min)
         env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
                                                              args.seed + rank, args.episode_length,
                                                              riders=eval_num if beside else 0)
@@ -750,6 +790,8 @@ class Run:
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
         print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop after this iteration, evaluate, save)"
               .format(self.run_dir, time.time() - START_TIME))
+        if self.device.type == "cpu" and a.total_timesteps - self.global_step > 5_000_000:  # (at iteration 3: how long)
+            print("note: {:,} steps on a CPU take hours; a quick demo: {}".format(a.total_timesteps, DEMO))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
@@ -896,7 +938,7 @@ class Run:
             os.fsync(f.fileno())
         os.replace(path + ".tmp", path)
 
-    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (the parts' tensors themselves: not copies)
+    def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (modules' state_dicts share their tensors)
         state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
                  for key, part in self.parts.items()}
         state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
@@ -910,7 +952,8 @@ class Run:
     def save(self, name: str = "checkpoint.pt", state: Optional[Dict] = None) -> None:  # state: by default now's
         state = state or self.state()
         self.write(name, lambda f: torch.save(state, f))
-        self.last_save = time.time()
+        if name == "checkpoint.pt":  # (best.pt does not postpone the periodic checkpoint)
+            self.last_save = time.time()
 
     def finish(self) -> None:
         """The final evaluation (unless this step has one), checkpoint and summary.json."""

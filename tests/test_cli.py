@@ -1,5 +1,6 @@
 """ppo_isaac.py and sac_isaac.py through their real command lines, in subprocesses: learning, every backend,
 checkpoints, resume, evaluation-only, bad input, the NaN guard, seeding and Ctrl-C."""
+import ctypes.util
 import json
 import os
 import signal
@@ -269,6 +270,51 @@ def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_pa
         best["global_step"]
 
 
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_best_checkpoints_do_not_postpone_the_periodic_one(script):
+    """Evaluations that keep improving write best.pt often; the periodic checkpoint.pt stays due save_gap after the
+    last checkpoint.pt all the same, so that a crash finds a recent one."""
+    module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
+
+    class Stub:  # what Run.save uses of a run
+        last_save, written = 5.0, []
+
+        def write(self, name, write):
+            self.written.append(name)
+
+        def state(self):
+            return {}
+
+    run = Stub()
+    for _ in range(3):
+        module.Run.save(run, "best.pt", {"evals": []})
+    assert run.last_save == 5.0
+    module.Run.save(run)
+    assert run.last_save > 5.0 and run.written == ["best.pt"] * 3 + ["checkpoint.pt"]
+
+
+def test_ppo_adaptive_learning_rate_leaves_out_the_kl_before_any_step(tmp_path, monkeypatch):
+    """Epoch 0's first minibatch measures the KL of a policy that has not changed yet: 0. With one minibatch and one
+    epoch per iteration no KL is measured after a step, so the KL-adaptive learning rate stays as it was (counting
+    that 0 raised it 1.5x at every iteration: 1e-3 became 3.375e-3 in 3 iterations)."""
+    monkeypatch.chdir(tmp_path)
+    in_process(ppo_isaac, ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", 3 * 128,
+                           "--minibatches", 1, "--repeat-times", 1, "--kl-target", 0.008, "--learning-rate", 1e-3,
+                           "--eval-gap", 1e9, "--run-name", "lr"])
+    state = torch.load(os.path.join("runs", "lr", "checkpoint.pt"), weights_only=True)
+    assert float(state["optimizer"]["param_groups"][0]["lr"]) == pytest.approx(1e-3)
+
+
+@pytest.mark.skipif(bool(ctypes.util.find_library("OSMesa")), reason="OSMesa is installed here: MUJOCO_GL=osmesa works")
+def test_a_mujoco_gl_that_cannot_load_is_one_line(tmp_path):  # a common headless recipe, on a machine without OSMesa
+    result = run_ppo("--env-name", "Ant", "--env-num", 2, "--device", "cpu", cwd=tmp_path,
+                     extra_env={"MUJOCO_GL": "osmesa"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ppo_isaac.py: error: MuJoCo could not load OpenGL"), lines
+    assert "MUJOCO_GL=osmesa" in result.stderr and "libosmesa6" in result.stderr
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 # Through the real command line; every flag combination is also checked in-process in test_flags.py.
 BAD_INPUT = [
@@ -279,6 +325,8 @@ BAD_INPUT = [
     (["ppo_isaac.py"], ["--env-name", "Pendulum", "--video"], ["--video renders the MuJoCo models of Brax tasks"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
      ["GPU fast path", "cpu"]),
+    (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "16", "--buffer-size", "10" + "0" * 15, "--device",
+                        "cpu"], ["the replay buffer needs", "GiB free: lower --buffer-size", "a quick demo"]),
 ]
 
 

@@ -1,6 +1,8 @@
 """Options that cannot act in the mode chosen get one readable line, before any simulator is built; --help shows
 each option's real default. In-process through each script's parse_args (no simulator is needed for any of it)."""
 import importlib.util
+import os
+import shutil
 from dataclasses import asdict
 
 import pytest
@@ -62,6 +64,9 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
     (["ppo_isaac.py", "sac_isaac.py"], ["--resume", "no/such/checkpoint.pt"], ["not found"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--env-num", "0"], ["--env-num must be positive"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--eval-times", "0"], ["--eval-times must be positive"]),
+    (["ppo_isaac.py", "sac_isaac.py"], ["--episode-length", "0"], ["--episode-length must be positive, got 0"]),
+    (["ppo_isaac.py", "sac_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
+     ["--cudagraphs is a GPU fast path; --device cpu runs the eager code"]),
     (["ppo_isaac.py"], ["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--minibatches", "7"],
      ["--minibatches 7 must divide env_num * horizon, 40"]),
     (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"], ["holds 4 steps per env"]),
@@ -97,6 +102,20 @@ def test_options_that_act_with_a_checkpoint_are_taken(checkpoints, script):
     assert (args.eval_times, args.seed, args.env_num, ckpt["global_step"]) == (3, 4, 16, 2048)
     args, _ = MODULES[script].parse_args(["--resume", checkpoints[script], "--total-timesteps", "9000"])
     assert (args.env_name, args.env_num, args.total_timesteps) == ("Pendulum", 16, 9000)  # the rest is the checkpoint's
+
+
+@pytest.mark.parametrize("script", MODULES)
+def test_a_run_folder_stands_for_its_checkpoint_and_a_resume_says_from_where(checkpoints, script, capsys, tmp_path):
+    folder = os.path.dirname(checkpoints[script])
+    args, ckpt = MODULES[script].parse_args(["--checkpoint", folder, "--eval-only"])
+    assert args.checkpoint == checkpoints[script] and ckpt["global_step"] == 2048
+    args, _ = MODULES[script].parse_args(["--resume", folder, "--total-timesteps", "9000"])
+    assert args.resume == checkpoints[script] and args.checkpoint is None
+    assert "resuming from step 2048 of {}\n".format(checkpoints[script]) in capsys.readouterr().out
+    best = str(tmp_path / "best.pt")  # another file of the folder: this run's checkpoints replace checkpoint.pt
+    shutil.copy(checkpoints[script], best)
+    MODULES[script].parse_args(["--resume", best, "--total-timesteps", "9000"])
+    assert "its folder's checkpoint.pt will be replaced by this run's" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("script", MODULES)

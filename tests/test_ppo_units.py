@@ -13,12 +13,32 @@ def test_gae_bootstraps_through_truncation_and_stops_at_termination():
     next_values = torch.tensor([[1.0, 0.4], [4.0, 9.0], [2.0, 0.8]])
     terminated = torch.tensor([[False, False], [False, True], [False, False]])
     dones = torch.tensor([[False, False], [True, True], [False, False]])
-    advantages, returns = ppo_isaac.compute_gae(rewards, values, next_values, terminated, dones, 0.9, 0.5)
+    valid = torch.ones_like(dones)
+    advantages, returns = ppo_isaac.compute_gae(rewards, values, next_values, terminated, dones, valid, 0.9, 0.5)
     # env 0: t2: 3 + .9*2 - 1.5 = 3.3;  t1: 2 + .9*4 - 1 = 4.6 (episode ends);  t0: 1 + .9*1 - .5 + .45*4.6 = 3.47
     # env 1: t2: 1 + .9*.8 - .6 = 1.12;  t1: 1 - .4 = 0.6 (terminal);            t0: 1 + .9*.4 - .2 + .45*.6 = 1.43
     expected = torch.tensor([[3.47, 1.43], [4.6, 0.6], [3.3, 1.12]])
     assert torch.allclose(advantages, expected, atol=1e-6)
     assert torch.allclose(returns, expected + values, atol=1e-6)
+
+
+def test_gae_stops_before_a_blown_up_simulation():
+    # One env, four steps, gamma 0.9, lambda 0.5. At t=2 the Brax adapter restarted a simulation that blew up:
+    # truncated, reward 0, final_obs zeros, whose value (-500, as a trained critic might say) must not reach t=1 and
+    # t=0. t=1 then ends as if truncated, bootstrapping from the state it reached (next_values[1] = V(obs at t=2)).
+    rewards = torch.tensor([[1.0], [2.0], [0.0], [3.0]])
+    values = torch.tensor([[0.5], [1.0], [1.5], [2.0]])
+    next_values = torch.tensor([[1.0], [1.5], [-500.0], [2.5]])
+    terminated = torch.zeros(4, 1, dtype=torch.bool)
+    dones = torch.tensor([[False], [False], [True], [False]])
+    valid = torch.tensor([[True], [True], [False], [True]])
+    advantages, returns = ppo_isaac.compute_gae(rewards, values, next_values, terminated, dones, valid, 0.9, 0.5)
+    # t3: 3 + .9*2.5 - 2 = 3.25; t2: 0 (not learned from); t1: 2 + .9*1.5 - 1 = 2.35; t0: 1 + .9 - .5 + .45*2.35
+    expected = torch.tensor([[2.4575], [2.35], [0.0], [3.25]])
+    assert torch.allclose(advantages, expected, atol=1e-6) and torch.allclose(returns, expected + values)
+    # the check can fail: without valid, the blown-up step's -500 reaches both earlier advantages
+    leaked, _ = ppo_isaac.compute_gae(rewards, values, next_values, terminated, dones, torch.ones_like(valid), 0.9, 0.5)
+    assert leaked[0, 0] < -80 and leaked[1, 0] < -200  # (-88.9 and -200.8)
 
 
 def test_running_mean_std_matches_the_whole_batch():
@@ -33,6 +53,26 @@ def test_running_mean_std_matches_the_whole_batch():
     assert torch.allclose(normalized.mean(0), torch.zeros(5), atol=1e-3)
     assert torch.allclose(rms.denormalize(normalized), data, atol=1e-4)
     assert rms.normalize(data * 100, clip=5.0).abs().max() <= 5.0
+
+
+def test_running_mean_std_leaves_out_rows_of_weight_zero():
+    """One huge finite observation (a simulation on its way to blowing up) among normal ones: with weight 0 (not
+    learned from) the statistics are those of the other rows; with weight 1 it would set the std to about 1000."""
+    torch.manual_seed(1)
+    data = torch.randn(1000, 3)
+    data[10] = 1e6
+    weight = torch.ones(1000)
+    weight[10] = 0.0
+    weighted, kept, poisoned = (ppo_isaac.RunningMeanStd((3,)) for _ in range(3))
+    weighted.update(data, weight)
+    kept.update(torch.cat([data[:10], data[11:]]))
+    poisoned.update(data)
+    assert torch.allclose(weighted.mean, kept.mean) and torch.allclose(weighted.var, kept.var)
+    assert poisoned.var.sqrt().min() > 1000 and weighted.var.sqrt().max() < 2
+    nothing = ppo_isaac.RunningMeanStd((3,))
+    nothing.update(data, torch.zeros(1000))  # no rows at all: nothing changes, nothing turns NaN
+    assert torch.equal(nothing.mean, torch.zeros(3, dtype=torch.float64)) and torch.equal(nothing.var, torch.ones(3,
+                                                                                             dtype=torch.float64))
 
 
 def test_agent_shapes_and_initial_policy():

@@ -74,6 +74,25 @@ def test_n_step_target_bootstraps_through_truncation_and_not_through_termination
         assert torch.allclose(discount[rows], torch.tensor(disc))
 
 
+def test_n_step_window_ends_before_a_blown_up_simulation():
+    # One env, gamma 0.5, n = 3. The Brax adapter's blow-up at t=2: truncated, zero reward, zero next_obs, valid False.
+    # A window that reaches it ends at the step before and bootstraps from that step's next_obs (the last good state).
+    buffer = sac_isaac.ReplayBuffer(8, 1, obs_dim=1, act_dim=1, device=torch.device("cpu"))
+    for t in range(5):
+        broken = t == 2
+        buffer.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.tensor([0.0 if broken else 2.0 ** t]),
+                   torch.tensor([[0.0 if broken else 100.0 + t]]), torch.tensor([False]), torch.tensor([broken]),
+                   torch.tensor([not broken]))
+    expected = {0: (1 + 0.5 * 2, 101.0, 0.25), 1: (2.0, 101.0, 0.5)}  # start t: (reward sum, next_obs, discount)
+    torch.manual_seed(3)
+    obs, _, reward_sum, next_obs, discount, weight = buffer.sample(512, n_step=3, gamma=0.5)
+    for start, (total, last, disc) in expected.items():
+        rows = obs[:, 0] == start
+        assert rows.any() and (weight[rows] == 1).all()
+        assert torch.allclose(reward_sum[rows], torch.tensor(total))
+        assert torch.all(next_obs[rows, 0] == last) and torch.allclose(discount[rows], torch.tensor(disc))
+
+
 def test_cross_episode_transitions_get_weight_zero():
     # Isaac Gym's deferred resets: env 0 is done at t=1, so its transition at t=2 crosses episodes (valid False).
     buffer = sac_isaac.ReplayBuffer(8, 2, obs_dim=1, act_dim=1, device=torch.device("cpu"))
@@ -98,7 +117,7 @@ def test_actor_log_prob_matches_the_transformed_distribution():
     actions, log_prob = actor(obs)
     mean, log_std = actor.net(obs).chunk(2, dim=-1)
     reference = torch.distributions.TransformedDistribution(
-        torch.distributions.Normal(mean, log_std.clamp(-5, 2).exp()),
+        torch.distributions.Normal(mean, log_std.clamp(-5, 0).exp()),  # (the actor's own clamp)
         [torch.distributions.TanhTransform(cache_size=1)])
     inside = actions.abs().max(dim=1).values < 0.999  # away from the edge, where atanh is ill-conditioned
     assert inside.float().mean() > 0.9

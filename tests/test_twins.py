@@ -64,7 +64,9 @@ def test_the_check_finds_a_drifted_or_missing_definition(edit):
 # their own, beside the simulator's step, +10; evaluations beside training, on copies of the parts, on a thread of their
 # own (issue 14: --async-eval, training goes on meanwhile), +55 each; issue 25's start-up record (summary.json's
 # startup phases, steps/s with and without an evaluation beside), the simulator compiled ahead, and evaluations on
-# riders of the training envs (an Evaluation that the envs drive, in place of the thread), +60 each.
-@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 865), ("sac_isaac.py", 975)])
+# riders of the training envs (an Evaluation that the envs drive, in place of the thread), +60 each; issue 26's first
+# fixes (the normalisers' weighted update, run folders as checkpoints, checks before any simulator, SAC's replay memory
+# check), +30 and +45.
+@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 895), ("sac_isaac.py", 1020)])
 def test_each_script_stays_within_its_line_budget(script, lines):
     assert len(read(script).splitlines()) <= lines
