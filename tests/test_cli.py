@@ -307,8 +307,12 @@ def test_ppo_adaptive_learning_rate_leaves_out_the_kl_before_any_step(tmp_path, 
 
 @pytest.mark.skipif(bool(ctypes.util.find_library("OSMesa")), reason="OSMesa is installed here: MUJOCO_GL=osmesa works")
 def test_a_mujoco_gl_that_cannot_load_is_one_line(tmp_path):  # a common headless recipe, on a machine without OSMesa
-    result = run_ppo("--env-name", "Ant", "--env-num", 2, "--device", "cpu", cwd=tmp_path,
-                     extra_env={"MUJOCO_GL": "osmesa"})
+    # (without the PYOPENGL_PLATFORM that MuJoCo set in this process when Brax loaded here: it would pick that one)
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
+    env.update(MUJOCO_GL="osmesa", PYTHONPATH=ROOT)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "ppo_isaac.py"), "--env-name", "Ant", "--env-num", "2",
+                             "--device", "cpu", "--total-timesteps", "64", "--eval-times", "1"], cwd=str(tmp_path),
+                            env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ppo_isaac.py: error: MuJoCo could not load OpenGL"), lines
