@@ -1012,5 +1012,6 @@ if __name__ == "__main__":
         main(*parse_args())
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # all is written: a late Ctrl-C would only break JAX's exit handlers
     if dist.is_initialized():  # torchrun: every rank leaves the group (rank 0 once its summary is written)
         dist.destroy_process_group()
