@@ -888,5 +888,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         sys.exit("\n{}: stopped at once by Ctrl-C; checkpoints already written are kept".format(SCRIPT))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # all is written: a late Ctrl-C would only break JAX's exit handlers
-    if dist.is_initialized():  # torchrun: every rank leaves the group (rank 0 once its summary is written)
+    if dist.is_initialized():  # torchrun: the ranks leave the group together, once rank 0's summary is written (a
+        dist.barrier()  # rank that tore its group down and exited during rank 0's final evaluation aborted at times)
         dist.destroy_process_group()
