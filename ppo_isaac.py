@@ -243,16 +243,17 @@ def compute_gae(rewards, values, next_values, terminated, dones, valid, gamma: f
         advantages[t] = last
     return advantages, advantages + values
 
-def variance(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:  # of the valid entries (no host sync)
-    weight = valid.float()
-    mean = (x * weight).sum() / weight.sum().clamp_min(1.0)
-    return ((x - mean) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
+def weighted_mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # weight 0: not learned from (no host sync)
+    return (x * weight).sum() / weight.sum().clamp_min(1.0)
+
+def variance(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:  # of the valid entries
+    return weighted_mean((x - weighted_mean(x, valid.float())) ** 2, valid.float())
 
 # ---------------------------------------------------------------------------------------------- loss
 def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, returns, weight):
     """The clipped-PPO loss of a minibatch (normalised observations and values) and its LOSS_NAMES statistics.
     Each transition counts with its weight: 0 for those not to be learned from (info["valid"]), 1 for the rest."""
-    mean = lambda x: (x * weight).sum() / weight.sum().clamp_min(1.0)  # noqa: E731  (the weighted mean)
+    mean = lambda x: weighted_mean(x, weight)  # noqa: E731
     pi, action_mean = agent.policy(obs)
     log_ratio = pi.log_prob(actions).sum(-1) - old_logp
     ratio = log_ratio.exp()
@@ -372,6 +373,9 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 SCRIPT = os.path.basename(__file__)
 STARTUP = {}  # type: Dict[str, float]  # seconds from process start at which each start-up phase ended (summary.json)
 
+def startup_phase(name: str) -> None:  # now: the end of start-up phase `name`
+    STARTUP[name] = round(time.time() - START_TIME, 2)
+
 def fail(message: str) -> None:  # one readable line and a non-zero exit code
     sys.exit("{}: error: {}".format(SCRIPT, message))
 
@@ -463,7 +467,7 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
     thread beside, off the training path. Turns --cudagraphs off on a CPU. Under torchrun, each rank has its own
     envs on its local rank's GPU, seeded with seed + rank, and only rank 0 evaluates and prints; the ranks join
     (NCCL on GPUs, gloo on CPUs) once every check has passed."""
-    STARTUP["imports"] = round(time.time() - START_TIME, 2)
+    startup_phase("imports")
     rank = int(os.environ.get("RANK", "0"))
     sys.stdout = open(os.devnull, "w") if rank > 0 else sys.stdout  # one console: rank 0's (stderr: every rank's)
     torch.manual_seed(args.seed + rank)
@@ -492,7 +496,7 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
     print("env: {} on {} ({} envs{}), obs {}, act {}, episode limit {}, device {}".format(
         env.name, env.backend, env.num_envs, " and {} for evaluations beside training".format(env.riders) if
         env.riders else "", env.obs_dim, env.act_dim, env.max_episode_length, env.device))
-    STARTUP["envs_built"] = round(time.time() - START_TIME, 2)
+    startup_phase("envs_built")
     if env.backend == "brax":  # (JAX would compile at the first reset and step: the first evaluation would wait)
         print("compiling the simulator (MJX: 10-30 s, longer for many envs on a CPU; from JAX's cache: seconds)")
         if eval_env is not None and eval_env is not env:
@@ -500,7 +504,7 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         env.compile()
         print("compiled in {:.1f} s, {:.1f} s from the start; {}".format(env.compile_seconds, time.time() - START_TIME,
                                                                         isaac_env.jax_cache_line()))
-    STARTUP["simulator_compiled"] = round(time.time() - START_TIME, 2)
+    startup_phase("simulator_compiled")
     if env.device.type != "cuda":
         args.cudagraphs = False  # (the GPU fast path is on by default; a CPU runs the eager code)
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
@@ -572,7 +576,7 @@ class Run:
     policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies)."""
 
     def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
-        STARTUP["parts_built"] = round(time.time() - START_TIME, 2)
+        startup_phase("parts_built")
         self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
         self.policy = lambda obs: policy(parts, obs)  # the live parts'
         self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
@@ -647,7 +651,7 @@ class Run:
 
     def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
         a, steps_per_iteration = self.args, steps_per_iteration * self.world_size
-        STARTUP["envs_reset"] = round(time.time() - START_TIME, 2)
+        startup_phase("envs_reset")
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGTERM, self.on_signal)
         self.episodes_seen = sum_over_ranks(self.env.ended.sum(1)).tolist()
@@ -670,7 +674,7 @@ class Run:
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
         self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
                              dynamic_ncols=True, mininterval=1.0)
-        STARTUP["training_started"] = round(time.time() - START_TIME, 2)
+        startup_phase("training_started")
 
     def training(self) -> bool:
         stop = [self.signals > 0, seconds_to(self.args.target_return, self.evals) is not None]
@@ -704,7 +708,7 @@ class Run:
         seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration == 1:
-            STARTUP["first_iteration_ended"] = round(time.time() - START_TIME, 2)
+            startup_phase("first_iteration_ended")
         if self.iteration > 5:  # steady state past compilation and capture: [steps/s, rollout steps/s, update s,
             self.steady.append([steps / seconds, steps / rollout, update, float(evaluating)])  # 1: an evaluation ran
         if self.rank > 0:
