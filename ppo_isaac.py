@@ -280,7 +280,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     agent = Agent(env.obs_dim, env.act_dim, args.net_dim).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
     run = Run(args, env, eval_env, ckpt, {"agent": agent, "optimizer": optimizer},  # (the policy of these parts, or
-              policy=lambda p, obs: p["agent"].actor_mean(p["agent"].normalize_obs(obs)))  # of an evaluation's copies)
+              policy=lambda p, obs: p["agent"].actor_mean(p["agent"].normalize_obs(obs)),  # of an evaluation's copies
+              policy_parts=["agent"])
     if args.eval_only:
         return run.print_evaluation()
     lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)  # on the device: the KL schedule needs
@@ -330,7 +331,11 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 obs, reward, terminated, truncated, info = env.step(action)
                 rew_buf[t], term_buf[t], done_buf[t] = reward, terminated, terminated | truncated
                 final_obs_buf[t], valid_buf[t] = info["final_obs"], info["valid"]  # valid: see isaac_env
+                if run.stopping():  # Ctrl-C: now, not at the rollout's end (on a CPU a rollout can take a minute)
+                    break
             rollout_end = run.mark()
+            if run.stopping():  # (so this rollout is not learned from: the run ends with the last update)
+                break
 
             # --- advantages, in unnormalised value units
             next_values = agent.value_rms.denormalize(agent.value(agent.normalize_obs(final_obs_buf)))
@@ -573,13 +578,17 @@ def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
 
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary.
-    policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies)."""
+    policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies of
+    policy_parts, the parts it reads)."""
 
-    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
+    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable,
+                 policy_parts: List[str]):
         startup_phase("parts_built")
         self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
+        self.policy_parts = policy_parts
         self.policy = lambda obs: policy(parts, obs)  # the live parts'
         self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
+        self.interrupted = False  # by Ctrl-C or SIGTERM
         self.job = self.copies = None  # an evaluation beside training, and the parts' copies it evaluates
         self.beside = env.riders > 0  # evaluations beside training, on the training envs' riders (see make_envs)
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -667,7 +676,7 @@ class Run:
                                     name=os.path.basename(self.run_dir), dir=self.run_dir)
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop after this iteration, evaluate, save)"
+        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop, save, evaluate, save)"
               .format(self.run_dir, time.time() - START_TIME))
         if self.device.type == "cpu" and a.total_timesteps - self.global_step > 5_000_000:  # (at iteration 3: how long)
             print("note: {:,} steps on a CPU take hours; a quick demo: {}".format(a.total_timesteps, DEMO))
@@ -682,6 +691,10 @@ class Run:
             stop = sum_over_ranks(torch.tensor(stop, dtype=torch.float, device=self.device)).tolist()
         self.interrupted = bool(stop[0])
         return self.global_step < self.args.total_timesteps and not any(stop)
+
+    def stopping(self) -> bool:  # at the end of each env step: Ctrl-C came and this is one process (see on_signal)
+        self.interrupted = self.interrupted or (self.signals > 0 and self.world_size == 1)
+        return self.interrupted
 
     def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
         cuda = self.device.type == "cuda"
@@ -761,8 +774,10 @@ class Run:
             self.evaluate_now()
             self.last_eval = time.time()
             return
+        # a snapshot of all that a checkpoint holds (SAC's Humanoid: 32 MB, copied on the device), so that best.pt is
+        # a whole checkpoint of the step evaluated, resumable; the policy's parts are copied once more, to run
         job = self.job = dict(step=self.global_step, state=copy.deepcopy(self.state()), started=self.last_eval)
-        self.copies = self.copies or {k: copy.deepcopy(p) for k, p in self.parts.items() if isinstance(p, nn.Module)}
+        self.copies = self.copies or {name: copy.deepcopy(self.parts[name]) for name in self.policy_parts}
         for name, module in self.copies.items():
             module.load_state_dict(job["state"][name])
         job["evaluation"] = Evaluation(lambda obs: self.policy_of(self.copies, obs), self.env.riders,
@@ -800,14 +815,17 @@ class Run:
             self.record(self.run_dir, "step_{}".format(step))
 
     def on_signal(self, signum, frame) -> None:
-        """Ctrl-C or SIGTERM: finish the iteration, save, evaluate once more, save, exit 0. Another one, a second later
-        (one Ctrl-C can come twice: to the process and to its group), stops at once."""
+        """Ctrl-C or SIGTERM: stop at the end of this env step (the script asks stopping(); on a CPU an iteration can
+        take minutes), or under torchrun at the end of this iteration, all ranks together; save, evaluate once more,
+        save, exit 0. Another one, a second later (one Ctrl-C can come twice: to the process and to its group), stops
+        at once."""
         if time.time() - self.last_signal < 1.0:
             return
         self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals > 1:
             raise KeyboardInterrupt
-        tqdm.write("stopping after this iteration, then saving, one more evaluation and saving (Ctrl-C again: at once)")
+        tqdm.write("stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
+            "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"))
 
     def write(self, name: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
         path = os.path.join(self.run_dir, name)

@@ -357,7 +357,7 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha, actor_opt=actor_opt,
                  critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
     run = Run(args, env, eval_env, ckpt, parts,  # the policy of these parts, or of an evaluation's copies of them
-              policy=lambda p, obs: p["actor"].deterministic(p["actor"].normalize_obs(obs)))
+              policy=lambda p, obs: p["actor"].deterministic(p["actor"].normalize_obs(obs)), policy_parts=["actor"])
     if args.eval_only:
         return run.print_evaluation()
     for optimizer in (actor_opt, critic_opt, alpha_opt):  # CUDA graphs: optimisers that keep their state on the GPU
@@ -486,11 +486,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                 actor.obs_rms.update(obs, info["valid"])  # (not where a simulation blew up from obs)
                 finite = finite & torch.isfinite(next_obs).all() & torch.isfinite(reward).all()
                 obs = next_obs
+            if run.stopping():  # Ctrl-C: the iteration ends at this step (on a CPU one can take minutes)
+                break
 
         # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
         means = torch.cat([loss_sums[:2] / updates[0], loss_sums[2:] / max(updates[1], 1)])  # (no copy to the GPU)
         logs = dict(zip(["losses/" + name for name in LOSS_NAMES], means)) if updates[0] else {}
-        run.end_iteration(args.horizon * env.num_envs, rollout_marks, logs, checks={"observations or rewards": finite})
+        run.end_iteration(len(rollout_marks) * env.num_envs, rollout_marks, logs, checks={"observations or rewards": finite})
     run.finish()
 
 # ========================================= run infrastructure: the same text in ppo_isaac.py and sac_isaac.py (tests)
@@ -697,13 +699,17 @@ def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
 
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary.
-    policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies)."""
+    policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies of
+    policy_parts, the parts it reads)."""
 
-    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable):
+    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable,
+                 policy_parts: List[str]):
         startup_phase("parts_built")
         self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
+        self.policy_parts = policy_parts
         self.policy = lambda obs: policy(parts, obs)  # the live parts'
         self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
+        self.interrupted = False  # by Ctrl-C or SIGTERM
         self.job = self.copies = None  # an evaluation beside training, and the parts' copies it evaluates
         self.beside = env.riders > 0  # evaluations beside training, on the training envs' riders (see make_envs)
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -791,7 +797,7 @@ class Run:
                                     name=os.path.basename(self.run_dir), dir=self.run_dir)
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop after this iteration, evaluate, save)"
+        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop, save, evaluate, save)"
               .format(self.run_dir, time.time() - START_TIME))
         if self.device.type == "cpu" and a.total_timesteps - self.global_step > 5_000_000:  # (at iteration 3: how long)
             print("note: {:,} steps on a CPU take hours; a quick demo: {}".format(a.total_timesteps, DEMO))
@@ -806,6 +812,10 @@ class Run:
             stop = sum_over_ranks(torch.tensor(stop, dtype=torch.float, device=self.device)).tolist()
         self.interrupted = bool(stop[0])
         return self.global_step < self.args.total_timesteps and not any(stop)
+
+    def stopping(self) -> bool:  # at the end of each env step: Ctrl-C came and this is one process (see on_signal)
+        self.interrupted = self.interrupted or (self.signals > 0 and self.world_size == 1)
+        return self.interrupted
 
     def mark(self):  # now, on the device's stream: a CUDA event on a GPU (the host runs ahead), else the clock
         cuda = self.device.type == "cuda"
@@ -885,8 +895,10 @@ class Run:
             self.evaluate_now()
             self.last_eval = time.time()
             return
+        # a snapshot of all that a checkpoint holds (SAC's Humanoid: 32 MB, copied on the device), so that best.pt is
+        # a whole checkpoint of the step evaluated, resumable; the policy's parts are copied once more, to run
         job = self.job = dict(step=self.global_step, state=copy.deepcopy(self.state()), started=self.last_eval)
-        self.copies = self.copies or {k: copy.deepcopy(p) for k, p in self.parts.items() if isinstance(p, nn.Module)}
+        self.copies = self.copies or {name: copy.deepcopy(self.parts[name]) for name in self.policy_parts}
         for name, module in self.copies.items():
             module.load_state_dict(job["state"][name])
         job["evaluation"] = Evaluation(lambda obs: self.policy_of(self.copies, obs), self.env.riders,
@@ -924,14 +936,17 @@ class Run:
             self.record(self.run_dir, "step_{}".format(step))
 
     def on_signal(self, signum, frame) -> None:
-        """Ctrl-C or SIGTERM: finish the iteration, save, evaluate once more, save, exit 0. Another one, a second later
-        (one Ctrl-C can come twice: to the process and to its group), stops at once."""
+        """Ctrl-C or SIGTERM: stop at the end of this env step (the script asks stopping(); on a CPU an iteration can
+        take minutes), or under torchrun at the end of this iteration, all ranks together; save, evaluate once more,
+        save, exit 0. Another one, a second later (one Ctrl-C can come twice: to the process and to its group), stops
+        at once."""
         if time.time() - self.last_signal < 1.0:
             return
         self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals > 1:
             raise KeyboardInterrupt
-        tqdm.write("stopping after this iteration, then saving, one more evaluation and saving (Ctrl-C again: at once)")
+        tqdm.write("stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
+            "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"))
 
     def write(self, name: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
         path = os.path.join(self.run_dir, name)

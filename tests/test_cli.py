@@ -252,7 +252,12 @@ def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_pa
     common = ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", steps, "--seed", 3,
               "--episode-length", 20, "--eval-env-num", 4, "--eval-times", 4]
     common += TINY_SAC[:-2] if script == "sac_isaac.py" else ["--minibatches", 2]
+    copied = []  # the parts that each evaluation's copies hold: the policy's only (not the critics or optimisers)
+    start_evaluation = module.Run.start_evaluation
+    monkeypatch.setattr(module.Run, "start_evaluation", lambda run: [start_evaluation(run), copied.append(
+        sorted(run.copies or []))])
     in_process(module, common + ["--eval-gap", 0, "--run-name", "often"])
+    assert copied and all(names == (["agent"] if script == "ppo_isaac.py" else ["actor"]) for names in copied)
     in_process(module, common + ["--eval-gap", 1e9, "--run-name", "once"])
     often, once = summary("runs/often"), summary("runs/once")
     assert often["eval_mode"] == "deterministic, beside training, on riders of the training envs"
@@ -431,12 +436,41 @@ def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
+def test_ctrl_c_stops_at_the_end_of_the_env_step_not_of_the_iteration(tmp_path, monkeypatch, script):
+    """Ctrl-C at the 5th env step of a 64-step iteration (on a CPU one can take minutes): the run stops after that
+    step. PPO learns nothing from the rollout cut short (0 steps); SAC keeps the 5 steps it took and learned from."""
+    module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
+    monkeypatch.chdir(tmp_path)
+    make_env, steps_taken = isaac_env.make_env, []
+
+    def make_env_with_ctrl_c(*args, **kwargs):
+        env = make_env(*args, **kwargs)
+        step = env.step
+
+        def step_with_ctrl_c(actions):
+            steps_taken.append(1)
+            if len(steps_taken) == 5:
+                os.kill(os.getpid(), signal.SIGINT)  # (Run's handler runs before this step returns)
+            return step(actions)
+
+        env.step = step_with_ctrl_c
+        return env
+
+    monkeypatch.setattr(isaac_env, "make_env", make_env_with_ctrl_c)
+    in_process(module, tiny(script, "--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 10 ** 6,
+                            "--eval-env-num", 0, "--run-name", "stop") + ["--horizon", 64])
+    s = summary(tmp_path / "runs" / "stop")
+    assert s["status"] == "interrupted" and len(steps_taken) == 5
+    assert s["steps"] == (0 if script == "ppo_isaac.py" else 5 * 16)
+    assert torch.load(tmp_path / "runs" / "stop" / "checkpoint.pt", weights_only=True)["global_step"] == s["steps"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path, script):
-    # Iterations of 4096 envs x 1024 steps take several seconds on a CPU (SAC's about 8 s on 2 cores; at 256 steps its
-    # first iteration and the whole way out sometimes ended before the second signal): both land inside the first.
+    # The first Ctrl-C stops training at once; the second lands in the final evaluation, of episodes of 10^6 steps.
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "4096",
-               "--total-timesteps", "1000000000", "--run-name", "stop"] + tiny(script) + ["--horizon", "1024"]
+    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "64",
+               "--total-timesteps", "1000000000", "--run-name", "stop", "--episode-length", "1000000"] + tiny(script)
     process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     for line in process.stdout:
@@ -449,3 +483,5 @@ def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path, script):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1 and "Traceback" not in stderr, stderr
     assert "\n{}: stopped at once by Ctrl-C; checkpoints already written are kept\n".format(script) in stderr, stderr
+    assert os.path.exists(tmp_path / "runs" / "stop" / "checkpoint.pt")  # (written before the final evaluation)
+    assert not os.path.exists(tmp_path / "runs" / "stop" / "summary.json")
