@@ -30,6 +30,7 @@ Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on Mu
 handed to torch through DLPack) and "torch" (small classic-control tasks written in torch). "auto" takes the
 first of isaacgym, torch, brax that has the task.
 """
+
 import atexit
 import collections
 import contextlib
@@ -49,6 +50,7 @@ from typing import Dict, List, Optional, Tuple
 # scripts import this module before torch. A missing Isaac Gym is normal; one that fails to load is reported.
 try:
     import isaacgym  # noqa: F401
+
     ISAACGYM_IMPORT_ERROR = None  # type: Optional[str]
 except ModuleNotFoundError as e:
     if e.name != "isaacgym":
@@ -100,8 +102,16 @@ class VecEnv:
     fps = 30.0  # frames per second of simulated time, for videos
     compile_seconds = 0.0  # how long compile() took (Brax: MJX's reset and step; the other backends need none)
 
-    def __init__(self, name: str, num_envs: int, obs_dim: int, act_dim: int, device: torch.device,
-                 max_episode_length: int, riders: int = 0):
+    def __init__(
+        self,
+        name: str,
+        num_envs: int,
+        obs_dim: int,
+        act_dim: int,
+        device: torch.device,
+        max_episode_length: int,
+        riders: int = 0,
+    ):
         self.name, self.num_envs, self.obs_dim, self.act_dim = name, num_envs, obs_dim, act_dim
         self.device, self.max_episode_length = torch.device(device), max_episode_length
         self.riders, self._rows = riders, num_envs + riders  # rider envs: see ride()
@@ -121,8 +131,11 @@ class VecEnv:
     def _episode_info(self, reward: torch.Tensor, done: torch.Tensor) -> Dict[str, torch.Tensor]:
         self._episode_return += reward
         self._episode_length += 1
-        info = {"episode_return": self._episode_return.clone(), "episode_length": self._episode_length.clone(),
-                "valid": self._valid}
+        info = {
+            "episode_return": self._episode_return.clone(),
+            "episode_length": self._episode_length.clone(),
+            "valid": self._valid,
+        }
         self.ended[0].addcmul_(info["episode_return"], done)
         self.ended[1].addcmul_(info["episode_length"], done)
         self.ended[2] += done
@@ -147,22 +160,24 @@ class VecEnv:
     def reset(self) -> torch.Tensor:
         obs = self._start()
         self._clear_episodes()
-        self._evaluation, self._rider_obs = None, obs[self.num_envs:]
-        return obs[:self.num_envs]
+        self._evaluation, self._rider_obs = None, obs[self.num_envs :]
+        return obs[: self.num_envs]
 
     def step(self, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Dict]:
         n, evaluation, restart = self.num_envs, self._evaluation, self._restart_riders
         riding = evaluation is not None and not restart
         if self.riders:
-            actions = torch.cat([actions, evaluation.act(self._rider_obs) if riding else actions.new_zeros(
-                self.riders, self.act_dim)])
+            actions = torch.cat(
+                [actions, evaluation.act(self._rider_obs) if riding else actions.new_zeros(self.riders, self.act_dim)]
+            )
         obs, final_obs, reward, terminated, truncated, valid = self._simulate(actions, restart)
         if self.riders:
             if riding:
                 evaluation.record(reward[n:], terminated[n:] | truncated[n:])
             self._rider_obs, self._restart_riders = obs[n:], False
             obs, final_obs, reward, terminated, truncated, valid = (
-                x[:n] for x in (obs, final_obs, reward, terminated, truncated, valid))
+                x[:n] for x in (obs, final_obs, reward, terminated, truncated, valid)
+            )
         info = self._episode_info(reward, terminated | truncated)
         info["final_obs"], info["valid"] = final_obs, valid
         return obs, reward, terminated, truncated, info
@@ -176,8 +191,10 @@ class VecEnv:
         raise NotImplementedError
 
     def render(self, index: int = 0):
-        raise EnvError("--video renders the MuJoCo models of Brax tasks (e.g. --env-name Ant --backend brax); the {} "
-                       "task {} has none".format(self.backend, self.name))
+        raise EnvError(
+            "--video renders the MuJoCo models of Brax tasks (e.g. --env-name Ant --backend brax); the {} "
+            "task {} has none".format(self.backend, self.name)
+        )
 
 
 # ---------------------------------------------------------------------------------------------- pure torch
@@ -187,10 +204,18 @@ class TorchTask(VecEnv):
     backend = "torch"
     obs_size = act_size = episode_steps = 0
 
-    def __init__(self, num_envs: int, device: torch.device, seed: int, max_episode_length: Optional[int],
-                 riders: int = 0):
-        super().__init__(type(self).__name__, num_envs, self.obs_size, self.act_size, device,
-                         max_episode_length or self.episode_steps, riders)
+    def __init__(
+        self, num_envs: int, device: torch.device, seed: int, max_episode_length: Optional[int], riders: int = 0
+    ):
+        super().__init__(
+            type(self).__name__,
+            num_envs,
+            self.obs_size,
+            self.act_size,
+            device,
+            max_episode_length or self.episode_steps,
+            riders,
+        )
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.state = self._initial_state(self._rows)
         self.steps = torch.zeros(self._rows, dtype=torch.int32, device=self.device)
@@ -242,7 +267,7 @@ class Pendulum(TorchTask):
         theta, theta_dot = state.unbind(1)
         torque = 2.0 * actions[:, 0]
         angle = torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
-        reward = -(angle ** 2 + 0.1 * theta_dot ** 2 + 0.001 * torque ** 2)
+        reward = -(angle**2 + 0.1 * theta_dot**2 + 0.001 * torque**2)
         dt, g = 0.05, 10.0
         theta_dot = (theta_dot + (3 * g / 2 * theta.sin() + 3.0 * torque) * dt).clamp(-8.0, 8.0)
         next_state = torch.stack([theta + theta_dot * dt, theta_dot], dim=1)
@@ -266,11 +291,12 @@ class CartPole(TorchTask):
         force = 10.0 * actions[:, 0]
         cos, sin = theta.cos(), theta.sin()
         total_mass, pole_mass_length, half_length, tau = 1.1, 0.05, 0.5, 0.02
-        temp = (force + pole_mass_length * theta_dot ** 2 * sin) / total_mass
-        theta_acc = (9.8 * sin - cos * temp) / (half_length * (4.0 / 3.0 - 0.1 * cos ** 2 / total_mass))
+        temp = (force + pole_mass_length * theta_dot**2 * sin) / total_mass
+        theta_acc = (9.8 * sin - cos * temp) / (half_length * (4.0 / 3.0 - 0.1 * cos**2 / total_mass))
         x_acc = temp - pole_mass_length * theta_acc * cos / total_mass
-        next_state = torch.stack([x + tau * x_dot, x_dot + tau * x_acc, theta + tau * theta_dot,
-                                  theta_dot + tau * theta_acc], dim=1)
+        next_state = torch.stack(
+            [x + tau * x_dot, x_dot + tau * x_acc, theta + tau * theta_dot, theta_dot + tau * theta_acc], dim=1
+        )
         terminated = (next_state[:, 0].abs() > 2.4) | (next_state[:, 2].abs() > 12 * math.pi / 180)
         return next_state, torch.ones_like(x), terminated
 
@@ -292,9 +318,11 @@ def _import_brax_envs():
     except Exception as e:  # MuJoCo loads the OpenGL that MUJOCO_GL names when imported, and fails if it is missing
         if not os.environ.get("MUJOCO_GL"):
             raise
-        raise SetupError("MuJoCo could not load OpenGL as MUJOCO_GL={} asks ({}: {}): install it (osmesa: libosmesa6; "
-                         "egl: libegl1), or unset MUJOCO_GL, which leaves the choice to this module (EGL where "
-                         "libEGL is installed)".format(os.environ["MUJOCO_GL"], type(e).__name__, e)) from None
+        raise SetupError(
+            "MuJoCo could not load OpenGL as MUJOCO_GL={} asks ({}: {}): install it (osmesa: libosmesa6; "
+            "egl: libegl1), or unset MUJOCO_GL, which leaves the choice to this module (EGL where "
+            "libEGL is installed)".format(os.environ["MUJOCO_GL"], type(e).__name__, e)
+        ) from None
     if not JAX_CACHE_EVENTS:  # (once) count what JAX's persistent cache loads (hits) and writes (misses)
         import jax
 
@@ -320,7 +348,8 @@ def jax_cache_line() -> str:
     if not (folder and jax.config.jax_enable_compilation_cache):
         return "JAX compilation cache off (JAX_ENABLE_COMPILATION_CACHE=false or JAX_COMPILATION_CACHE_DIR empty)"
     return "JAX compilation cache {}: {} programs loaded from it, {} compiled and written to it".format(
-        folder, JAX_CACHE_EVENTS.get("hits", 0), JAX_CACHE_EVENTS.get("misses", 0))
+        folder, JAX_CACHE_EVENTS.get("hits", 0), JAX_CACHE_EVENTS.get("misses", 0)
+    )
 
 
 _BRAX_STEP_CACHE = {}  # type: Dict[Tuple[str, int, int], tuple]
@@ -352,8 +381,13 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
             # up, one observation of 1e6 among 16M of a feature of std 1 leaves its normaliser's std at about 250.
             data = next_state.pipeline_state
             bounded = lambda x, bound=DIVERGED: (jnp.abs(x) < bound).all(-1)  # noqa: E731  (False for NaN)
-            broken = ~(bounded(data.qpos) & bounded(data.qvel) & bounded(next_state.obs) & bounded(data.qacc, 1e10)
-                       & (jnp.abs(next_state.reward) < 1e10))
+            broken = ~(
+                bounded(data.qpos)
+                & bounded(data.qvel)
+                & bounded(next_state.obs)
+                & bounded(data.qacc, 1e10)
+                & (jnp.abs(next_state.reward) < 1e10)
+            )
             terminated = (next_state.done > 0) & ~broken
             truncated = ((steps >= max_episode_length) & ~terminated) | broken
             start_over = terminated | truncated | restart
@@ -364,8 +398,11 @@ def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
             state = jax.tree_util.tree_map(select, fresh, next_state)
             steps = jnp.where(start_over, 0, steps)
             final_obs = jnp.where(broken[:, None], 0.0, next_state.obs)
-            return state, steps, (state.obs, final_obs, jnp.where(broken, 0.0, next_state.reward), terminated,
-                                  truncated, broken)
+            return (
+                state,
+                steps,
+                (state.obs, final_obs, jnp.where(broken, 0.0, next_state.reward), terminated, truncated, broken),
+            )
 
         _BRAX_STEP_CACHE[key] = (jax.jit(fresh_states), jax.jit(step))
     return _BRAX_STEP_CACHE[key]
@@ -383,23 +420,36 @@ class BraxEnv(VecEnv):
     FRESH_EVERY = 16
     LENT_STEPS = 32
 
-    def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
-                 max_episode_length: Optional[int], riders: int = 0):
+    def __init__(
+        self,
+        name: str,
+        num_envs: int,
+        device: torch.device,
+        seed: int,
+        max_episode_length: Optional[int],
+        riders: int = 0,
+    ):
         import jax
         import jax.numpy as jnp
 
         brax_envs = _import_brax_envs()
         platform, index = ("gpu", device.index or 0) if device.type == "cuda" else ("cpu", 0)
-        if index == 0 and platform == "gpu" and not getattr(jax._src.xla_bridge, "backends_are_initialized",
-                                                            lambda: True)():
+        if (
+            index == 0
+            and platform == "gpu"
+            and not getattr(jax._src.xla_bridge, "backends_are_initialized", lambda: True)()
+        ):
             jax.config.update("jax_cuda_visible_devices", "0")  # else JAX takes memory on every GPU it sees
         try:
             jax_devices = jax.devices(platform)
         except RuntimeError:
             jax_devices = []
         if len(jax_devices) <= index:
-            raise EnvError("JAX sees no {} device {}; for a GPU `pip install -U 'jax[cuda12]'`, or use --device cpu"
-                           .format(platform.upper(), index))
+            raise EnvError(
+                "JAX sees no {} device {}; for a GPU `pip install -U 'jax[cuda12]'`, or use --device cpu".format(
+                    platform.upper(), index
+                )
+            )
         self.jax_device = jax_devices[index]
         with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
             warnings.filterwarnings("ignore", message="Brax System")
@@ -475,8 +525,9 @@ class BraxEnv(VecEnv):
         if self._calls % self.FRESH_EVERY == 0:
             self._refresh_pool()
         jax_actions = jax.dlpack.from_dlpack(actions.clamp(-1.0, 1.0).float().contiguous())
-        self._state, self._steps, out = self._step(self._state, self._steps, self._fresh, jax_actions,
-                                                    self._restart[restart])
+        self._state, self._steps, out = self._step(
+            self._state, self._steps, self._fresh, jax_actions, self._restart[restart]
+        )
         self._lend(out)
         obs, final_obs, reward, terminated, truncated, broken = (torch.from_dlpack(x) for x in out)
         self.nonfinite_resets += broken.sum()
@@ -493,9 +544,11 @@ class BraxEnv(VecEnv):
             try:
                 self._renderer = mujoco.Renderer(model, height=240, width=320)
             except Exception as e:  # no OpenGL: MuJoCo says so in its own terms, which name no fix
-                raise EnvError("--video renders with MuJoCo through OpenGL, and none works here ({}: {}). Headless, "
-                               "MuJoCo uses EGL: on a GPU machine install libegl1 (the NVIDIA driver has the rest), on "
-                               "a CPU-only one also Mesa's libegl-mesa0".format(type(e).__name__, e)) from None
+                raise EnvError(
+                    "--video renders with MuJoCo through OpenGL, and none works here ({}: {}). Headless, "
+                    "MuJoCo uses EGL: on a GPU machine install libegl1 (the NVIDIA driver has the rest), on "
+                    "a CPU-only one also Mesa's libegl-mesa0".format(type(e).__name__, e)
+                ) from None
             atexit.register(self._renderer.close)  # (else its destructor fails noisily as Python exits)
             self._data = mujoco.MjData(model)
             self._camera = "track" if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0 else -1
@@ -533,20 +586,42 @@ class IsaacGymEnv(VecEnv):
     one_per_process = True
     made = []  # type: List[str]  # the one simulation of this process
 
-    def __init__(self, name: str, num_envs: int, device: torch.device, seed: int,
-                 max_episode_length: Optional[int], riders: int = 0):  # (no riders: one simulation, its own envs)
+    def __init__(
+        self,
+        name: str,
+        num_envs: int,
+        device: torch.device,
+        seed: int,
+        max_episode_length: Optional[int],
+        riders: int = 0,
+    ):  # (no riders: one simulation, its own envs)
         import isaacgymenvs
 
         if IsaacGymEnv.made:
-            raise EnvError("Isaac Gym allows one simulation per process, and this one has {}: a second "
-                           "isaacgymenvs.make would silently return it".format(IsaacGymEnv.made[0]))
+            raise EnvError(
+                "Isaac Gym allows one simulation per process, and this one has {}: a second "
+                "isaacgymenvs.make would silently return it".format(IsaacGymEnv.made[0])
+            )
         sim_device = "cuda:{}".format(device.index or 0) if device.type == "cuda" else "cpu"
-        self.env = isaacgymenvs.make(seed=seed, task=name, num_envs=num_envs, sim_device=sim_device,
-                                     rl_device=sim_device, graphics_device_id=-1, headless=True)
+        self.env = isaacgymenvs.make(
+            seed=seed,
+            task=name,
+            num_envs=num_envs,
+            sim_device=sim_device,
+            rl_device=sim_device,
+            graphics_device_id=-1,
+            headless=True,
+        )
         if max_episode_length:
             self.env.max_episode_length = max_episode_length
-        super().__init__(name, num_envs, self.env.num_obs, self.env.num_actions, torch.device(sim_device),
-                         int(self.env.max_episode_length))
+        super().__init__(
+            name,
+            num_envs,
+            self.env.num_obs,
+            self.env.num_actions,
+            torch.device(sim_device),
+            int(self.env.max_episode_length),
+        )
         IsaacGymEnv.made.append("{} x {}".format(name, num_envs))
 
     def reset(self):
@@ -568,9 +643,11 @@ class IsaacGymEnv(VecEnv):
         return obs, reward, terminated, truncated, info
 
     def render(self, index: int = 0):
-        raise EnvError("--video is not supported on Isaac Gym here: its viewer needs a display and its camera sensors "
-                       "a graphics device, and this adapter runs headless with neither (graphics_device_id -1). "
-                       "Record with IsaacGymEnvs' own capture_video=True on a machine with a display")
+        raise EnvError(
+            "--video is not supported on Isaac Gym here: its viewer needs a display and its camera sensors "
+            "a graphics device, and this adapter runs headless with neither (graphics_device_id -1). "
+            "Record with IsaacGymEnvs' own capture_video=True on a machine with a display"
+        )
 
 
 def _isaacgym_tasks() -> Dict[str, str]:
@@ -591,18 +668,21 @@ def _tasks(backend: str) -> Dict[str, str]:
         return {k: k for k in TORCH_TASKS}
     if backend == "isaacgym":
         if ISAACGYM_IMPORT_ERROR:
-            raise EnvError(INSTALL_HINTS["isaacgym"] if ISAACGYM_IMPORT_ERROR == "missing" else
-                           ISAACGYM_IMPORT_ERROR + " (import isaac_env before torch, or use --backend brax)")
+            raise EnvError(
+                INSTALL_HINTS["isaacgym"]
+                if ISAACGYM_IMPORT_ERROR == "missing"
+                else ISAACGYM_IMPORT_ERROR + " (import isaac_env before torch, or use --backend brax)"
+            )
         try:
             return _isaacgym_tasks()
         except ImportError as e:
-            raise EnvError("isaacgymenvs failed to import ({}): install IsaacGymEnvs, or use --backend brax"
-                           .format(e))
+            message = "isaacgymenvs failed to import ({}): install IsaacGymEnvs, or use --backend brax".format(e)
+            raise EnvError(message) from e
     if backend == "brax":
         try:
             return _brax_tasks()
         except ImportError as e:
-            raise EnvError("{} ({})".format(INSTALL_HINTS["brax"], e))
+            raise EnvError("{} ({})".format(INSTALL_HINTS["brax"], e)) from e
     raise EnvError("unknown backend {!r}: choose from auto, {}".format(backend, ", ".join(BACKENDS)))
 
 
@@ -646,17 +726,25 @@ def _local_rank_gpu() -> str:
     if not _RANK_GPU:
         rank = int(os.environ["LOCAL_RANK"])
         visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v] or [
-            str(i) for i in range(int(os.environ.get("LOCAL_WORLD_SIZE", rank + 1)))]
+            str(i) for i in range(int(os.environ.get("LOCAL_WORLD_SIZE", rank + 1)))
+        ]
         if torch.cuda.is_initialized() or rank >= len(visible):  # too late to reorder, or too few: by index
             _RANK_GPU.append("cuda:{}".format(rank))
         else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join([visible[rank]] + visible[:rank] + visible[rank + 1:])
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join([visible[rank]] + visible[:rank] + visible[rank + 1 :])
             _RANK_GPU.append("cuda:0")
     return _RANK_GPU[0]
 
 
-def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed: int = 0,
-             max_episode_length: Optional[int] = None, riders: int = 0) -> VecEnv:
+def make_env(
+    name: str,
+    num_envs: int,
+    backend: str = "auto",
+    device="cpu",
+    seed: int = 0,
+    max_episode_length: Optional[int] = None,
+    riders: int = 0,
+) -> VecEnv:
     """Build `num_envs` parallel copies of task `name` on `device` ("auto": cuda if torch sees a GPU, else cpu; under
     torchrun, "auto" and "cuda" are the GPU of this process's local rank); see the module docstring for the contract.
     riders: more envs of the same simulation for evaluations beside training (VecEnv.ride; Isaac Gym has none)."""
@@ -670,12 +758,15 @@ def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed
     try:
         device = torch.device(device)
     except RuntimeError:
-        raise EnvError("device {!r} is not a torch device (try cuda, cuda:1 or cpu)".format(device))
+        raise EnvError("device {!r} is not a torch device (try cuda, cuda:1 or cpu)".format(device)) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise EnvError("device {} was asked for but torch sees no CUDA GPU; use --device cpu".format(device))
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise EnvError("there is no {}: torch sees {} GPUs (torchrun: one process per GPU)".format(
-            device, torch.cuda.device_count()))
+        raise EnvError(
+            "there is no {}: torch sees {} GPUs (torchrun: one process per GPU)".format(
+                device, torch.cuda.device_count()
+            )
+        )
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())  # an index: torch.cuda.set_device needs one
     backend, task = resolve(name, backend)
@@ -689,10 +780,16 @@ def make_env(name: str, num_envs: int, backend: str = "auto", device="cpu", seed
 def provenance() -> Dict:
     """What a cited number needs besides its arguments: this code's git commit (and whether tracked files had
     changes), the versions of the packages that shape results, and the machine."""
+
     def git(*command: str) -> Optional[str]:
         try:
-            done = subprocess.run(("git",) + command, cwd=os.path.dirname(os.path.abspath(__file__)),
-                                  capture_output=True, text=True, timeout=10)
+            done = subprocess.run(
+                ("git",) + command,
+                cwd=os.path.dirname(os.path.abspath(__file__)),
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip() if done.returncode == 0 else None
@@ -705,13 +802,16 @@ def provenance() -> Dict:
             versions[name] = None
     commit = git("rev-parse", "HEAD")
     dirty = None if commit is None else bool(git("status", "--porcelain", "--untracked-files=no"))
-    return dict(commit=commit, dirty=dirty, versions=versions, host=socket.gethostname(),
-                python=platform.python_version())
+    return dict(
+        commit=commit, dirty=dirty, versions=versions, host=socket.gethostname(), python=platform.python_version()
+    )
 
 
 if __name__ == "__main__":  # python isaac_env.py: list the tasks of every installed backend
     for backend_name, names in available_tasks().items():
         print("{:9s} {}".format(backend_name, ", ".join(names)))
     if ISAACGYM_IMPORT_ERROR:
-        print("isaacgym  not available: " + ("not installed" if ISAACGYM_IMPORT_ERROR == "missing"
-                                             else ISAACGYM_IMPORT_ERROR))
+        print(
+            "isaacgym  not available: "
+            + ("not installed" if ISAACGYM_IMPORT_ERROR == "missing" else ISAACGYM_IMPORT_ERROR)
+        )

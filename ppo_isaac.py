@@ -4,15 +4,27 @@
     torchrun --nproc-per-node 2 ppo_isaac.py --env-num 4096   # the same on 2 GPUs, 4096 envs each
     python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu   # a quick CPU demo (about 30 s)
 
-Top to bottom: arguments, networks, advantages, then main(), the algorithm (rollout, advantages, update; each
-iteration syncs once). Below it, the run infrastructure, the same text as in sac_isaac.py. Outputs: runs/<run-name>/
+Top to bottom: arguments (Args, with per-task defaults), networks, advantages (compute_gae), the loss (ppo_loss),
+then main(), the algorithm: rollout, advantages, update, with one host sync per iteration. A copier who changes the
+advantage estimator or the loss reads only that far. Below the line "run infrastructure" comes what is not the
+algorithm (envs, evaluation, checkpoints, Ctrl-C, logs, summary), the same text as in sac_isaac.py.
+Outputs: runs/<run-name>/ (checkpoints, TensorBoard logs, summary.json). All options: python ppo_isaac.py --help
 """
+
 import time
 
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import copy, importlib.util, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
+import copy  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
@@ -30,25 +42,68 @@ DEMO = "python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("agent", "optimizer")
 # Per-task defaults of the options left None in Args (other tasks: "other"); Ant, Humanoid: rl_games' Isaac Gym choices
 TASK_DEFAULTS = {
-    "ant": dict(total_timesteps=50_000_000, net_dim=256, horizon=16, minibatches=2, repeat_times=4,
-                learning_rate=3e-4, kl_target=0.008, gamma=0.99),
-    "humanoid": dict(total_timesteps=60_000_000, net_dim=400, horizon=32, minibatches=4, repeat_times=5,
-                     learning_rate=5e-4, kl_target=0.008, gamma=0.99),
-    "pendulum": dict(total_timesteps=300_000, net_dim=64, horizon=64, minibatches=4, repeat_times=8,
-                     learning_rate=1e-3, kl_target=0.0, gamma=0.95),  # the KL schedule let some seeds diverge
-    "cartpole": dict(total_timesteps=2_000_000, net_dim=64, horizon=16, minibatches=4, repeat_times=4,
-                     learning_rate=1e-3, kl_target=0.008, gamma=0.99),
-    "other": dict(total_timesteps=30_000_000, net_dim=256, horizon=16, minibatches=4, repeat_times=4,
-                  learning_rate=3e-4, kl_target=0.008, gamma=0.99),
+    "ant": dict(
+        total_timesteps=50_000_000,
+        net_dim=256,
+        horizon=16,
+        minibatches=2,
+        repeat_times=4,
+        learning_rate=3e-4,
+        kl_target=0.008,
+        gamma=0.99,
+    ),
+    "humanoid": dict(
+        total_timesteps=60_000_000,
+        net_dim=400,
+        horizon=32,
+        minibatches=4,
+        repeat_times=5,
+        learning_rate=5e-4,
+        kl_target=0.008,
+        gamma=0.99,
+    ),
+    "pendulum": dict(
+        total_timesteps=300_000,
+        net_dim=64,
+        horizon=64,
+        minibatches=4,
+        repeat_times=8,
+        learning_rate=1e-3,
+        kl_target=0.0,
+        gamma=0.95,
+    ),  # the KL schedule let some seeds diverge
+    "cartpole": dict(
+        total_timesteps=2_000_000,
+        net_dim=64,
+        horizon=16,
+        minibatches=4,
+        repeat_times=4,
+        learning_rate=1e-3,
+        kl_target=0.008,
+        gamma=0.99,
+    ),
+    "other": dict(
+        total_timesteps=30_000_000,
+        net_dim=256,
+        horizon=16,
+        minibatches=4,
+        repeat_times=4,
+        learning_rate=3e-4,
+        kl_target=0.008,
+        gamma=0.99,
+    ),
 }
+
 
 def per_task(cls):
     """--help shows each task's default (TASK_DEFAULTS) for the options whose default depends on the task."""
     for name, value in TASK_DEFAULTS["other"].items():
         hint = "(per task: {})".format(", ".join("{} {}".format(t, d[name]) for t, d in TASK_DEFAULTS.items()))
-        cls.__annotations__[name] = Annotated[cls.__annotations__[name], tyro.conf.arg(
-            metavar=type(value).__name__.upper(), help_behavior_hint=hint)]
+        cls.__annotations__[name] = Annotated[
+            cls.__annotations__[name], tyro.conf.arg(metavar=type(value).__name__.upper(), help_behavior_hint=hint)
+        ]
     return cls
+
 
 @per_task
 @dataclass
@@ -133,6 +188,7 @@ class Args:
     compile: bool = False
     """also torch.compile those functions (any device; compiles for a minute or so at the start)"""
 
+
 def check_args(args: Args) -> None:  # PPO's own checks, once the task's defaults are in
     for name in ("env_num", "total_timesteps", "net_dim", "horizon", "minibatches", "repeat_times"):
         if getattr(args, name) <= 0:
@@ -140,14 +196,17 @@ def check_args(args: Args) -> None:  # PPO's own checks, once the task's default
     if args.env_num * args.horizon % args.minibatches:
         fail("--minibatches {} must divide env_num * horizon, {}".format(args.minibatches, args.env_num * args.horizon))
 
+
 # ---------------------------------------------------------------------------------------------- networks
 def mlp(in_dim: int, net_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
-    dims, layers = [in_dim, net_dim, net_dim // 2, net_dim // 4, out_dim], []  # type: List[int], List[nn.Module]
+    dims = [in_dim, net_dim, net_dim // 2, net_dim // 4, out_dim]
+    layers = []  # type: List[nn.Module]
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):  # orthogonal weights: gain sqrt 2, the output's out_std
         layers += [nn.Linear(a, b), nn.ELU()]
-        nn.init.orthogonal_(layers[-2].weight, out_std if i == 3 else 2 ** 0.5)
+        nn.init.orthogonal_(layers[-2].weight, out_std if i == 3 else 2**0.5)
         nn.init.zeros_(layers[-2].bias)
     return nn.Sequential(*layers[:-1])
+
 
 class RunningMeanStd(nn.Module):
     """Running mean and variance (float64, merged batch by batch); buffers, so they travel in state_dict."""
@@ -165,13 +224,14 @@ class RunningMeanStd(nn.Module):
         x = x.reshape(-1, *self.mean.shape).double()
         w = (torch.ones(len(x), device=x.device) if weight is None else weight.reshape(-1)).double()
         wx = x * w.view(-1, *[1] * self.mean.dim())
-        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, 1) * w.sum(), wx.sum(0),
-                                                       (wx * x).sum(0)]))
+        n, x_sum, x2_sum = sum_over_ranks(
+            torch.stack([torch.full_like(self.mean, 1) * w.sum(), wx.sum(0), (wx * x).sum(0)])
+        )
         n = n.flatten()[0]
         batch_mean = x_sum / n.clamp_min(1.0)  # (no rows: nothing changes below)
-        batch_var = (x2_sum / n.clamp_min(1.0) - batch_mean ** 2).clamp_min(0.0)
+        batch_var = (x2_sum / n.clamp_min(1.0) - batch_mean**2).clamp_min(0.0)
         delta, total = batch_mean - self.mean, self.count + n
-        self.var.copy_((self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total) / total)
+        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
         self.mean += delta * n / total
         self.count += n
 
@@ -182,12 +242,14 @@ class RunningMeanStd(nn.Module):
     def denormalize(self, y: torch.Tensor) -> torch.Tensor:
         return y * torch.sqrt(self.var.float() + 1e-8) + self.mean.float()
 
+
 class Agent(nn.Module):
     """Actor and critic MLPs (ELU, orthogonal init) of normalised observations, a state-independent log std."""
 
     def __init__(self, obs_dim: int, act_dim: int, net_dim: int):
         super().__init__()
-        self.obs_rms, self.value_rms = RunningMeanStd((obs_dim,)), RunningMeanStd(())
+        self.obs_rms = RunningMeanStd((obs_dim,))
+        self.value_rms = RunningMeanStd(())  # of the returns: the critic learns normalised values
         self.critic = mlp(obs_dim, net_dim, 1, out_std=1.0)
         self.actor_mean = mlp(obs_dim, net_dim, act_dim, out_std=0.01)
         self.actor_logstd = nn.Parameter(torch.zeros(act_dim))
@@ -202,6 +264,7 @@ class Agent(nn.Module):
         mean = self.actor_mean(norm_obs)
         # validate_args=False: argument validation syncs the host with the GPU at every call
         return Normal(mean, self.actor_logstd.exp().expand_as(mean), validate_args=False), mean
+
 
 class CudaGraph:
     """`fn` as one CUDA graph, recorded after 3 eager warm-up calls on a side stream, replayed with the arguments copied
@@ -228,6 +291,7 @@ class CudaGraph:
         self.graph.replay()
         return self.outputs
 
+
 # ---------------------------------------------------------------------------------------------- advantages
 def compute_gae(rewards, values, next_values, terminated, dones, valid, gamma: float, lam: float):
     """Generalised advantage estimation over a [T, N] rollout; returns (advantages, returns). next_values[t] is V of
@@ -243,11 +307,14 @@ def compute_gae(rewards, values, next_values, terminated, dones, valid, gamma: f
         advantages[t] = last
     return advantages, advantages + values
 
+
 def weighted_mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # weight 0: not learned from (no host sync)
     return (x * weight).sum() / weight.sum().clamp_min(1.0)
 
+
 def variance(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:  # of the valid entries
     return weighted_mean((x - weighted_mean(x, valid.float())) ** 2, valid.float())
+
 
 # ---------------------------------------------------------------------------------------------- loss
 def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, returns, weight):
@@ -265,11 +332,14 @@ def ppo_loss(agent: Agent, args: Args, obs, actions, old_logp, adv, old_values, 
     entropy = mean(pi.entropy().sum(-1))
     bounds = mean(((action_mean - 1.1).clamp_min(0) ** 2 + (-1.1 - action_mean).clamp_min(0) ** 2).sum(-1))
     loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy + args.bounds_coef * bounds
-    approx_kl, clip_frac = mean((ratio - 1) - log_ratio), mean(((ratio - 1).abs() > args.clip_coef).float())
+    approx_kl = mean((ratio - 1) - log_ratio)
+    clip_frac = mean(((ratio - 1).abs() > args.clip_coef).float())
     return loss, torch.stack([pg_loss, v_loss, entropy, approx_kl, clip_frac, loss]).detach()
+
 
 # ---------------------------------------------------------------------------------------------- main
 LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss")
+
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs (with riders for evaluations beside training), or separate evaluation envs
@@ -279,21 +349,31 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- agent and optimiser (restored from a checkpoint by Run, if one was given)
     agent = Agent(env.obs_dim, env.act_dim, args.net_dim).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
-    run = Run(args, env, eval_env, ckpt, {"agent": agent, "optimizer": optimizer},  # (the policy of these parts, or
-              policy=lambda p, obs: p["agent"].actor_mean(p["agent"].normalize_obs(obs)),  # of an evaluation's copies
-              policy_parts=["agent"])
+    parts = {"agent": agent, "optimizer": optimizer}  # what a checkpoint holds
+    # the deterministic policy of parts p: the live ones, or the copies that an evaluation beside training runs
+    policy = lambda p, obs: p["agent"].actor_mean(p["agent"].normalize_obs(obs))  # noqa: E731
+    run = Run(args, env, eval_env, ckpt, parts, policy, policy_parts=["agent"])
     if args.eval_only:
         return run.print_evaluation()
-    lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)  # on the device: the KL schedule needs
-    optimizer.param_groups[0].update(lr=lr, capturable=args.cudagraphs)  # no sync to adapt it; CUDA graphs: capturable
+    # the learning rate as a tensor on the device: the KL schedule adapts it without a host sync (CUDA graphs replay
+    # the optimiser's step with it: capturable)
+    lr = torch.tensor(float(optimizer.param_groups[0]["lr"]), device=device)
+    optimizer.param_groups[0].update(lr=lr, capturable=args.cudagraphs)
 
-    T, N = args.horizon, args.env_num  # --- storage: one preallocated tensor per quantity, [T, N, ...], on the device
-    obs_buf, final_obs_buf = (torch.zeros(T, N, env.obs_dim, device=device) for _ in range(2))  # raw; final: next
+    # --- storage: one preallocated tensor per quantity, [T, N, ...], on the device
+    T, N = args.horizon, args.env_num
+    obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # raw observations (normalised when learned from)
+    final_obs_buf = torch.zeros(T, N, env.obs_dim, device=device)  # the state reached, before any reset
     act_buf = torch.zeros(T, N, env.act_dim, device=device)
-    logp_buf, value_buf, rew_buf = (torch.zeros(T, N, device=device) for _ in range(3))
-    term_buf, done_buf, valid_buf = (torch.zeros(T, N, dtype=torch.bool, device=device) for _ in range(3))
+    logp_buf = torch.zeros(T, N, device=device)
+    value_buf = torch.zeros(T, N, device=device)  # normalised values
+    rew_buf = torch.zeros(T, N, device=device)
+    term_buf = torch.zeros(T, N, dtype=torch.bool, device=device)
+    done_buf = torch.zeros(T, N, dtype=torch.bool, device=device)  # terminated or truncated
+    valid_buf = torch.zeros(T, N, dtype=torch.bool, device=device)  # False: not learned from (see isaac_env)
 
-    @torch.no_grad()  # --- the hot functions: the policy at each rollout step; a minibatch's gradients, the step
+    # --- the hot functions: the policy at each rollout step; a minibatch's gradients; the optimiser's step
+    @torch.no_grad()
     def act(obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         norm_obs = agent.normalize_obs(obs)
         pi, _ = agent.policy(norm_obs)
@@ -327,10 +407,16 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         with torch.no_grad():
             for t in range(T):
                 action, logp, value = act(obs)
-                obs_buf[t], act_buf[t], logp_buf[t], value_buf[t] = obs, action, logp, value
+                obs_buf[t] = obs
+                act_buf[t] = action
+                logp_buf[t] = logp
+                value_buf[t] = value
                 obs, reward, terminated, truncated, info = env.step(action)
-                rew_buf[t], term_buf[t], done_buf[t] = reward, terminated, terminated | truncated
-                final_obs_buf[t], valid_buf[t] = info["final_obs"], info["valid"]  # valid: see isaac_env
+                rew_buf[t] = reward
+                term_buf[t] = terminated
+                done_buf[t] = terminated | truncated
+                final_obs_buf[t] = info["final_obs"]
+                valid_buf[t] = info["valid"]
                 if run.stopping():  # Ctrl-C: now, not at the rollout's end (on a CPU a rollout can take a minute)
                     break
             rollout_end = run.mark()
@@ -340,12 +426,16 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             # --- advantages, in unnormalised value units
             next_values = agent.value_rms.denormalize(agent.value(agent.normalize_obs(final_obs_buf)))
             values = agent.value_rms.denormalize(value_buf)
-            advantages, returns = compute_gae(rew_buf, values, next_values, term_buf, done_buf, valid_buf,
-                                              args.gamma, args.gae_lambda)
-            b_obs, b_act = agent.normalize_obs(obs_buf).reshape(T * N, -1), act_buf.reshape(T * N, -1)
+            advantages, returns = compute_gae(
+                rew_buf, values, next_values, term_buf, done_buf, valid_buf, args.gamma, args.gae_lambda
+            )
+            b_obs = agent.normalize_obs(obs_buf).reshape(T * N, -1)  # the batch, flat: [T * N, ...]
             agent.obs_rms.update(obs_buf, valid_buf)  # for the next rollout (not from steps where a simulation blew up)
             agent.value_rms.update(returns, valid_buf)  # (the returns of transitions not learned from mean nothing)
-            b_logp, b_adv, b_weight = logp_buf.reshape(-1), advantages.reshape(-1), valid_buf.reshape(-1).float()
+            b_act = act_buf.reshape(T * N, -1)
+            b_logp = logp_buf.reshape(-1)
+            b_adv = advantages.reshape(-1)
+            b_weight = valid_buf.reshape(-1).float()
             b_returns = agent.value_rms.normalize(returns).reshape(-1)
             b_values = agent.value_rms.normalize(values).reshape(-1)
             explained_var = 1 - variance(returns - values, valid_buf) / variance(returns, valid_buf).clamp_min(1e-8)
@@ -364,25 +454,34 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
             if args.kl_target > 0 and measured:  # rl_games' adaptive schedule, on the device: no sync
                 with torch.no_grad():
                     kl = epoch_kl / measured
-                    lr.mul_(torch.where(kl > 2 * args.kl_target, 1 / 1.5,
-                                        torch.where(kl < args.kl_target / 2, 1.5, 1.0))).clamp_(1e-6, 1e-2)
+                    lr.mul_(
+                        torch.where(kl > 2 * args.kl_target, 1 / 1.5, torch.where(kl < args.kl_target / 2, 1.5, 1.0))
+                    ).clamp_(1e-6, 1e-2)
 
         # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
         logs = dict(zip(["losses/" + name for name in LOSS_NAMES], loss_sums / (args.repeat_times * args.minibatches)))
         logs.update({"losses/explained_variance": explained_var, "charts/learning_rate": lr})
-        run.end_iteration(T * N, [(rollout_start, rollout_end)], logs, checks={
-            "observations": torch.isfinite(obs_buf).all(), "rewards": torch.isfinite(rew_buf).all()})
+        run.end_iteration(
+            T * N,
+            [(rollout_start, rollout_end)],
+            logs,
+            checks={"observations": torch.isfinite(obs_buf).all(), "rewards": torch.isfinite(rew_buf).all()},
+        )
     run.finish()
+
 
 # ========================================= run infrastructure: the same text in ppo_isaac.py and sac_isaac.py (tests)
 SCRIPT = os.path.basename(__file__)
 STARTUP = {}  # type: Dict[str, float]  # seconds from process start at which each start-up phase ended (summary.json)
 
+
 def startup_phase(name: str) -> None:  # now: the end of start-up phase `name`
     STARTUP[name] = round(time.time() - START_TIME, 2)
 
+
 def fail(message: str) -> None:  # one readable line and a non-zero exit code
     sys.exit("{}: error: {}".format(SCRIPT, message))
+
 
 def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
@@ -399,13 +498,28 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         fail("--export needs {}: pip install onnx onnxscript".format(missing[0]))
     if args.episode_length is not None and args.episode_length <= 0:
         fail("--episode-length must be positive, got {}".format(args.episode_length))
-    evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
-                  "checkpoint", "eval_only", "export", "video")  # the options that act with --eval-only
+    evaluating = (
+        "env_name",
+        "backend",
+        "device",
+        "seed",
+        "episode_length",
+        "eval_times",
+        "eval_env_num",
+        "checkpoint",
+        "eval_only",
+        "export",
+        "video",
+    )  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
     idle += ["run_name"] if args.resume and "run_name" in given else []
     if idle:
-        fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
-                                            args.eval_only else "--resume (it continues in the checkpoint's folder)"))
+        fail(
+            "{} cannot act with {}".format(
+                ", ".join("--" + n.replace("_", "-") for n in idle),
+                "--eval-only" if args.eval_only else "--resume (it continues in the checkpoint's folder)",
+            )
+        )
     path, ckpt = args.checkpoint or args.resume, None
     if path and os.path.isdir(path):  # a run folder: its latest checkpoint
         path = os.path.join(path, "checkpoint.pt")
@@ -413,20 +527,36 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            fail("checkpoint {} {}".format(path, "not found" if not os.path.isfile(path) else
-                                           "is corrupt or not a torch file ({})".format(type(e).__name__)))
+            fail(
+                "checkpoint {} {}".format(
+                    path,
+                    "not found"
+                    if not os.path.isfile(path)
+                    else "is corrupt or not a torch file ({})".format(type(e).__name__),
+                )
+            )
         if not isinstance(ckpt, dict) or not {"args", "obs_dim", "act_dim", *CHECKPOINT_PARTS} <= set(ckpt):
             fail("{} is not a {} checkpoint".format(path, SCRIPT))
         for n in [n for n in ("env_name", "net_dim") if n in given]:  # a checkpoint keeps its task and network
             if isaac_env.task_key(str(getattr(args, n))) != isaac_env.task_key(str(ckpt["args"][n])):
-                fail("checkpoint {} has --{} {}, not {}: leave it out".format(path, n.replace("_", "-"),
-                                                                            ckpt["args"][n], getattr(args, n)))
+                fail(
+                    "checkpoint {} has --{} {}, not {}: leave it out".format(
+                        path, n.replace("_", "-"), ckpt["args"][n], getattr(args, n)
+                    )
+                )
         saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
         args = tyro.cli(Args, args=argv, default=Args(**dict(saved, resume=None, checkpoint=None, eval_only=False)))
         args.checkpoint, args.resume = (path, None) if args.checkpoint else (None, path)
         if args.resume:
-            print("resuming from step {} of {}{}".format(ckpt["global_step"], path, "" if os.path.basename(
-                path) == "checkpoint.pt" else "; its folder's checkpoint.pt will be replaced by this run's"))
+            print(
+                "resuming from step {} of {}{}".format(
+                    ckpt["global_step"],
+                    path,
+                    ""
+                    if os.path.basename(path) == "checkpoint.pt"
+                    else "; its folder's checkpoint.pt will be replaced by this run's",
+                )
+            )
     for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
@@ -442,29 +572,37 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     if args.cudagraphs and "cudagraphs" in given and args.device == "cpu":
         fail("--cudagraphs is a GPU fast path; --device cpu runs the eager code")
     check_args(args)
-    if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
-                        is not None):
-        print("{} has finished ({} of {} steps, target return {}): nothing changed; raise --total-timesteps or "
-              "--target-return to train on".format(path, ckpt["global_step"], args.total_timesteps, args.target_return))
+    if args.resume and (
+        ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"]) is not None
+    ):
+        print(
+            "{} has finished ({} of {} steps, target return {}): nothing changed; raise --total-timesteps or "
+            "--target-return to train on".format(path, ckpt["global_step"], args.total_timesteps, args.target_return)
+        )
         sys.exit(0)
     return args, ckpt
+
 
 def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:  # of the first eval reaching it
     return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
 
+
 def median(values: List[float]) -> Optional[float]:  # (the upper one of an even count)
     return sorted(values)[len(values) // 2] if values else None
+
 
 def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:  # in place, over the torchrun ranks; alone: x as it is
     if dist.is_initialized():
         dist.all_reduce(x)
     return x
 
+
 def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over the torchrun ranks: one all-reduce
     if dist.is_initialized():
         flat = sum_over_ranks(torch.cat([t.flatten() for t in tensors])) / dist.get_world_size()
         for t, mean in zip(tensors, flat.split([t.numel() for t in tensors])):
             t.copy_(mean.view_as(t))
+
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
     """Seeds torch, makes the training envs with riders for evaluations beside training (isaac_env.VecEnv.ride), or
@@ -480,47 +618,86 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
     eval_num = max(min(args.eval_env_num, args.eval_times), 1)  # never more envs than episodes
     beside = rank == 0 and args.async_eval and not args.video and args.eval_env_num > 0  # (--video: separate envs)
     try:
-        if beside and isaac_env.resolve(args.env_name, args.backend)[0] == "brax" and (args.device == "cpu" or (
-                args.device == "auto" and not torch.cuda.is_available())):  # MJX on a CPU costs per env: a rider's
+        if (
+            beside
+            and isaac_env.resolve(args.env_name, args.backend)[0] == "brax"
+            and (args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available()))
+        ):  # MJX on a CPU costs per env: a rider's
             beside = False  # step would cost a step of every training env (a final evaluation of Ant at 4096: 30 min)
-        env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
-                                                             args.seed + rank, args.episode_length,
-                                                             riders=eval_num if beside else 0)
+        env = (
+            None
+            if args.eval_only
+            else isaac_env.make_env(
+                args.env_name,
+                args.env_num,
+                args.backend,
+                args.device,
+                args.seed + rank,
+                args.episode_length,
+                riders=eval_num if beside else 0,
+            )
+        )
         if env is not None and env.one_per_process and args.eval_env_num > 0:
-            print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
-                env.backend))
+            print(
+                "note: {} allows one simulation per process: evaluating the training envs' episodes".format(env.backend)
+            )
             args.eval_env_num = 0
-        eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0 or env.riders) else \
-            isaac_env.make_env(args.env_name, eval_num, args.backend, args.device, args.seed + 10_000,
-                               args.episode_length)
+        eval_env = (
+            None
+            if env is not None and (args.eval_env_num == 0 or rank > 0 or env.riders)
+            else isaac_env.make_env(
+                args.env_name, eval_num, args.backend, args.device, args.seed + 10_000, args.episode_length
+            )
+        )
         if args.video and rank == 0:  # one line now, not an error after training, where nothing can render
             (eval_env or env).render(0)
     except isaac_env.EnvError as e:
         fail(str(e))
     env = env or eval_env
-    print("env: {} on {} ({} envs{}), obs {}, act {}, episode limit {}, device {}".format(
-        env.name, env.backend, env.num_envs, " and {} for evaluations beside training".format(env.riders) if
-        env.riders else "", env.obs_dim, env.act_dim, env.max_episode_length, env.device))
+    print(
+        "env: {} on {} ({} envs{}), obs {}, act {}, episode limit {}, device {}".format(
+            env.name,
+            env.backend,
+            env.num_envs,
+            " and {} for evaluations beside training".format(env.riders) if env.riders else "",
+            env.obs_dim,
+            env.act_dim,
+            env.max_episode_length,
+            env.device,
+        )
+    )
     startup_phase("envs_built")
     if env.backend == "brax":  # (JAX would compile at the first reset and step: the first evaluation would wait)
         print("compiling the simulator (MJX: 10-30 s, longer for many envs on a CPU; from JAX's cache: seconds)")
         if eval_env is not None and eval_env is not env:
             eval_env.compile(background=True)
         env.compile()
-        print("compiled in {:.1f} s, {:.1f} s from the start; {}".format(env.compile_seconds, time.time() - START_TIME,
-                                                                        isaac_env.jax_cache_line()))
+        print(
+            "compiled in {:.1f} s, {:.1f} s from the start; {}".format(
+                env.compile_seconds, time.time() - START_TIME, isaac_env.jax_cache_line()
+            )
+        )
     startup_phase("simulator_compiled")
     if env.device.type != "cuda":
         args.cudagraphs = False  # (the GPU fast path is on by default; a CPU runs the eager code)
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
-        fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
-            args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
-            env.obs_dim, env.act_dim))
+        fail(
+            "checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
+                args.checkpoint or args.resume,
+                ckpt["env_name"],
+                ckpt["backend"],
+                ckpt["obs_dim"],
+                ckpt["act_dim"],
+                env.obs_dim,
+                env.act_dim,
+            )
+        )
     if env.device.type == "cuda":
         torch.cuda.set_device(env.device)  # streams and CUDA graphs go to the current GPU: make it the env's
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a rank that waits this long in a collective ends the run
         dist.init_process_group("nccl" if env.device.type == "cuda" else "gloo", timeout=timedelta(minutes=10))
     return env, eval_env
+
 
 class Evaluation:
     """The returns of `episodes` episodes of a deterministic `policy` on `num_envs` envs that start together: each
@@ -541,7 +718,7 @@ class Evaluation:
     def record(self, reward: torch.Tensor, done: torch.Tensor) -> None:
         self.returns += reward
         counted = done & (self.counts < self.quota)
-        self.sums += torch.stack([self.returns, self.returns ** 2]) @ counted.float()
+        self.sums += torch.stack([self.returns, self.returns**2]) @ counted.float()
         self.counts += counted
         self.returns.masked_fill_(done, 0.0)
 
@@ -550,7 +727,8 @@ class Evaluation:
 
     def result(self) -> List[float]:  # [mean, sample std, count]
         n, (total, squares) = int(self.counts.sum()), self.sums.tolist()
-        return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+        return [total / n, math.sqrt(max(squares - total**2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+
 
 def evaluate(policy: Callable, env, episodes: int) -> List[float]:
     """[mean, sample std, count] of the returns of `episodes` episodes of `policy` on `env`, here and now"""
@@ -560,10 +738,12 @@ def evaluate(policy: Callable, env, episodes: int) -> List[float]:
         evaluation.record(reward, terminated | truncated)
     return evaluation.result()
 
+
 @torch.no_grad()
 def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
     """The next episode of `env`'s env 0 under `policy`, rendered to an mp4 at `path`: (its return, its length)."""
     import imageio  # (--video only, as its writer imageio-ffmpeg)
+
     frames, obs = [], env.reset()
     while True:
         frames.append(env.render(0))
@@ -576,13 +756,22 @@ def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
         imageio.mimwrite(path, frames, fps=env.fps, macro_block_size=8)  # (H.264; 320 x 240 needs no resizing)
     return float(info["episode_return"][0]), len(frames)
 
+
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary.
     policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies of
     policy_parts, the parts it reads)."""
 
-    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable,
-                 policy_parts: List[str]):
+    def __init__(
+        self,
+        args: Args,
+        env,
+        eval_env,
+        ckpt: Optional[Dict],
+        parts: Dict[str, Any],
+        policy: Callable,
+        policy_parts: List[str],
+    ):
         startup_phase("parts_built")
         self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
         self.policy_parts = policy_parts
@@ -599,11 +788,14 @@ class Run:
         self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
         try:
             with torch.no_grad():
-                for name, part in (parts.items() if ckpt else []):
+                for name, part in parts.items() if ckpt else []:
                     part.copy_(ckpt[name]) if isinstance(part, torch.Tensor) else part.load_state_dict(ckpt[name])
         except (RuntimeError, KeyError, ValueError) as e:
-            fail("checkpoint {} does not fit this network (--net-dim {}), or an earlier {} made it: {}".format(
-                args.checkpoint or args.resume, args.net_dim, SCRIPT, " ".join(str(e).split())[:200]))
+            fail(
+                "checkpoint {} does not fit this network (--net-dim {}), or an earlier {} made it: {}".format(
+                    args.checkpoint or args.resume, args.net_dim, SCRIPT, " ".join(str(e).split())[:200]
+                )
+            )
         for tensor in self.tensors() if self.world_size > 1 else []:  # torchrun: every rank starts as rank 0 does
             dist.broadcast(tensor, 0)
         if args.resume and self.rank == 0:  # (the other ranks draw from their own seeds)
@@ -612,18 +804,30 @@ class Run:
                 torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
 
     def tensors(self) -> List[torch.Tensor]:  # the parts' weights and normalisers (optimiser states aside)
-        return [t for p in self.parts.values() for t in ([p.detach()] if isinstance(p, torch.Tensor) else
-                                                          p.state_dict().values() if isinstance(p, nn.Module) else [])]
+        return [
+            t
+            for p in self.parts.values()
+            for t in (
+                [p.detach()]
+                if isinstance(p, torch.Tensor)
+                else p.state_dict().values()
+                if isinstance(p, nn.Module)
+                else []
+            )
+        ]
 
     def print_evaluation(self) -> None:
         r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
-        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
-                              episodes=n)))
+        print(
+            json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s, episodes=n))
+        )
         if self.args.export:
             self.export(self.args.export)
         if self.args.video:
-            self.record(os.path.dirname(self.args.checkpoint), os.path.basename(self.args.checkpoint)[
-                :-3] if self.args.checkpoint.endswith(".pt") else "policy")
+            self.record(
+                os.path.dirname(self.args.checkpoint),
+                os.path.basename(self.args.checkpoint)[:-3] if self.args.checkpoint.endswith(".pt") else "policy",
+            )
 
     def record(self, run_dir: str, name: str) -> None:  # --video: an episode to <run_dir>/videos/<name>.mp4 (and W&B)
         path = os.path.join(run_dir, "videos", name + ".mp4")
@@ -631,6 +835,7 @@ class Run:
         tqdm.write("video: {}  return {:.2f} over {} steps".format(path, episode_return, length))
         if self.args.track and not self.args.eval_only:  # (a checkpoint of a tracked run keeps track=True)
             import wandb
+
             self.wandb.log({"video": wandb.Video(path, format="mp4")}, step=self.global_step)
 
     def export(self, path: str) -> None:
@@ -645,15 +850,28 @@ class Run:
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # (notes on torchvision's ops, which this has none of)
         try:  # (torch >= 2.5 exports through onnxscript)
             import onnx
+
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(Policy(), (torch.zeros(1, self.env.obs_dim, device=self.device),), path, input_names=[
-                    "obs"], output_names=["actions"], dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}})
+                torch.onnx.export(
+                    Policy(),
+                    (torch.zeros(1, self.env.obs_dim, device=self.device),),
+                    path,
+                    input_names=["obs"],
+                    output_names=["actions"],
+                    dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}},
+                )
         except ImportError as e:
             fail("--export needs {}: pip install onnx onnxscript".format(e.name))
         model = onnx.load(path)
-        for key, value in dict(task=self.env.name, backend=self.env.backend, obs_dim=self.env.obs_dim,
-                               act_dim=self.env.act_dim, script=SCRIPT, checkpoint=self.args.checkpoint).items():
+        for key, value in dict(
+            task=self.env.name,
+            backend=self.env.backend,
+            obs_dim=self.env.obs_dim,
+            act_dim=self.env.act_dim,
+            script=SCRIPT,
+            checkpoint=self.args.checkpoint,
+        ).items():
             model.metadata_props.add(key=key, value=str(value))
         onnx.save(model, path)
         print("exported {}: obs [batch, {}] -> actions [batch, {}]".format(path, self.env.obs_dim, self.env.act_dim))
@@ -667,22 +885,42 @@ class Run:
         self.last_eval = self.last_save = self.iteration_start = time.time()
         if self.rank > 0:
             return
-        self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
-                                       "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
+        self.run_dir = (
+            os.path.dirname(os.path.abspath(a.resume))
+            if a.resume
+            else os.path.join(
+                "runs", a.run_name or "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME))
+            )
+        )
         os.makedirs(self.run_dir, exist_ok=True)
         if a.track:  # Weights & Biases gets what TensorBoard gets (see log(); wandb is imported with --track only)
             import wandb
-            self.wandb = wandb.init(project=a.wandb_project_name, entity=a.wandb_entity, config=asdict(a),
-                                    name=os.path.basename(self.run_dir), dir=self.run_dir)
+
+            self.wandb = wandb.init(
+                project=a.wandb_project_name,
+                entity=a.wandb_entity,
+                config=asdict(a),
+                name=os.path.basename(self.run_dir),
+                dir=self.run_dir,
+            )
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop, save, evaluate, save)"
-              .format(self.run_dir, time.time() - START_TIME))
+        print(
+            "run: {}, training from {:.1f} s after the start (Ctrl-C: stop, save, evaluate, save)".format(
+                self.run_dir, time.time() - START_TIME
+            )
+        )
         if self.device.type == "cpu" and a.total_timesteps - self.global_step > 5_000_000:  # (at iteration 3: how long)
             print("note: {:,} steps on a CPU take hours; a quick demo: {}".format(a.total_timesteps, DEMO))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
-        self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
-                             dynamic_ncols=True, mininterval=1.0)
+        self.progress = tqdm(
+            total=self.global_step + left,
+            initial=self.global_step,
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
         startup_phase("training_started")
 
     def training(self) -> bool:
@@ -700,8 +938,13 @@ class Run:
         cuda = self.device.type == "cuda"
         return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True)) if cuda else time.time()
 
-    def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
-                      checks: Dict[str, torch.Tensor]) -> None:
+    def end_iteration(
+        self,
+        steps: int,
+        rollout_marks: List[Tuple[Any, Any]],
+        logs: Dict[str, torch.Tensor],
+        checks: Dict[str, torch.Tensor],
+    ) -> None:
         """The iteration's one sync: NaN guard, timing, logs; then evaluation, checkpoint when due. rollout_marks:
         (start, end) of each env-stepping phase, the rest is update. Under torchrun: logs and checks are rank means."""
         end, names, steps = self.mark(), list(logs) + list(checks), steps * self.world_size
@@ -715,9 +958,12 @@ class Run:
             if self.rank > 0:
                 sys.exit(1)  # rank 0 says why
             self.progress.close()
-            fail("non-finite {} at iteration {} (step {}; {} simulations restarted after blowing up); stopped, the "
-                 "last good checkpoint in {} is kept".format(", ".join(bad), self.iteration, self.global_step,
-                                                            int(self.env.nonfinite_resets), self.run_dir))
+            fail(
+                "non-finite {} at iteration {} (step {}; {} simulations restarted after blowing up); stopped, the "
+                "last good checkpoint in {} is kept".format(
+                    ", ".join(bad), self.iteration, self.global_step, int(self.env.nonfinite_resets), self.run_dir
+                )
+            )
         seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration == 1:
@@ -727,11 +973,16 @@ class Run:
         if self.rank > 0:
             return
         scalars = [(n, v / self.world_size) for n, v in zip(logs, values)] + [
-            ("charts/SPS", steps / seconds), ("charts/rollout_seconds", rollout), ("charts/update_seconds", update)]
+            ("charts/SPS", steps / seconds),
+            ("charts/rollout_seconds", rollout),
+            ("charts/update_seconds", update),
+        ]
         episodes, seen = values[-3:], self.episodes_seen
         if episodes[2] > seen[2]:  # episodes ended during this iteration
-            scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
-                        ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2]))]
+            scalars += [
+                ("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
+                ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2])),
+            ]
             self.progress.set_postfix(ret="{:.1f}".format(scalars[-2][1]), refresh=False)
         self.log(scalars)
         self.episodes_seen = episodes
@@ -780,8 +1031,9 @@ class Run:
         self.copies = self.copies or {name: copy.deepcopy(self.parts[name]) for name in self.policy_parts}
         for name, module in self.copies.items():
             module.load_state_dict(job["state"][name])
-        job["evaluation"] = Evaluation(lambda obs: self.policy_of(self.copies, obs), self.env.riders,
-                                       self.args.eval_times, self.device)
+        job["evaluation"] = Evaluation(
+            lambda obs: self.policy_of(self.copies, obs), self.env.riders, self.args.eval_times, self.device
+        )
         self.env.ride(job["evaluation"])
 
     def collect_evaluation(self, wait: bool = False) -> None:  # the result of the one beside training, once it ended
@@ -799,15 +1051,19 @@ class Run:
         self.env.ride(None)
         return evaluation.result()
 
-    def record_evaluation(self, step: int, result: List[float], started: float, ended: float,
-                          state: Optional[Dict] = None) -> None:  # state: the parts evaluated (None: the live ones)
+    def record_evaluation(
+        self, step: int, result: List[float], started: float, ended: float, state: Optional[Dict] = None
+    ) -> None:  # state: the parts evaluated (None: the live ones)
         if not result:
             return
         self.evals.append([round(ended - self.start_time, 2), step] + result)  # [s, steps, mean, std, count]
         self.first_eval_seconds = self.first_eval_seconds or round(ended - started, 2)
         self.log([("charts/eval_return", result[0]), ("charts/eval_seconds", ended - started)], step)
-        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
-            ended - self.start_time, step, *result))
+        tqdm.write(
+            "eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
+                ended - self.start_time, step, *result
+            )
+        )
         if self.best_return is None or result[0] > self.best_return:
             self.best_return = result[0]
             self.save("best.pt", state and dict(state, evals=list(self.evals), best_eval_return=self.best_return))
@@ -824,8 +1080,11 @@ class Run:
         self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals > 1:
             raise KeyboardInterrupt
-        tqdm.write("stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
-            "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"))
+        tqdm.write(
+            "stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
+                "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"
+            )
+        )
 
     def write(self, name: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
         path = os.path.join(self.run_dir, name)
@@ -836,14 +1095,25 @@ class Run:
         os.replace(path + ".tmp", path)
 
     def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (modules' state_dicts share their tensors)
-        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
-                 for key, part in self.parts.items()}
-        state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
-                     obs_dim=self.env.obs_dim, act_dim=self.env.act_dim, global_step=self.global_step,
-                     evals=list(self.evals), best_eval_return=self.best_return,
-                     wall_seconds=time.time() - self.start_time, train_seconds=self.train_seconds,
-                     steady=list(self.steady), rng_torch=torch.get_rng_state(),
-                     rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
+        state = {
+            key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
+            for key, part in self.parts.items()
+        }
+        state.update(
+            args=asdict(self.args),
+            env_name=self.env.name,
+            backend=self.env.backend,
+            obs_dim=self.env.obs_dim,
+            act_dim=self.env.act_dim,
+            global_step=self.global_step,
+            evals=list(self.evals),
+            best_eval_return=self.best_return,
+            wall_seconds=time.time() - self.start_time,
+            train_seconds=self.train_seconds,
+            steady=list(self.steady),
+            rng_torch=torch.get_rng_state(),
+            rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        )
         return state
 
     def save(self, name: str = "checkpoint.pt", state: Optional[Dict] = None) -> None:  # state: by default now's
@@ -875,34 +1145,54 @@ class Run:
         evaluating = [median([row[0] for row in self.steady if row[3:] == [flag]]) for flag in (1.0, 0.0)]
         cuda = self.device.type == "cuda"
         summary = dict(
-            env=self.env.name, backend=self.env.backend, env_num=self.args.env_num, device=str(self.device),
-            gpu=torch.cuda.get_device_name(self.device) if cuda else None, seed=self.args.seed, status=status,
-            steps=self.global_step, wall_seconds=round(time.time() - self.start_time, 2),
+            env=self.env.name,
+            backend=self.env.backend,
+            env_num=self.args.env_num,
+            device=str(self.device),
+            gpu=torch.cuda.get_device_name(self.device) if cuda else None,
+            seed=self.args.seed,
+            status=status,
+            steps=self.global_step,
+            wall_seconds=round(time.time() - self.start_time, 2),
             train_seconds=round(self.train_seconds, 2),
             sps=round(self.global_step / self.train_seconds, 1) if self.train_seconds else None,
             # steady: the median iteration past the first 5 of each segment (compilation, graph capture)
-            steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
+            steady_sps=steady[0] and round(steady[0], 1),
+            steady_rollout_sps=steady[1] and round(steady[1], 1),
             steady_update_seconds=steady[2] and round(steady[2], 4),
             # training's steps/s in the iterations during which an evaluation ran beside it, and in the others
             steady_sps_evaluating=evaluating[0] and round(evaluating[0], 1),
             steady_sps_not_evaluating=evaluating[1] and round(evaluating[1], 1),
-            startup_seconds=STARTUP.get("training_started"), first_eval_seconds=self.first_eval_seconds,
-            startup=dict(STARTUP), jax_cache=isaac_env.jax_cache_line() if self.env.backend == "brax" else None,
-            final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
-            final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
-            eval_mode="deterministic, beside training, on riders of the training envs" if self.beside else
-            "deterministic, separate envs" if self.eval_env is not None else
-            "stochastic, training envs' latest episodes",
-            target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
-            torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            startup_seconds=STARTUP.get("training_started"),
+            first_eval_seconds=self.first_eval_seconds,
+            startup=dict(STARTUP),
+            jax_cache=isaac_env.jax_cache_line() if self.env.backend == "brax" else None,
+            final_eval_return=self.evals[-1][2] if self.evals else None,
+            best_eval_return=self.best_return,
+            final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None,
+            eval_episodes=self.args.eval_times,
+            eval_mode="deterministic, beside training, on riders of the training envs"
+            if self.beside
+            else "deterministic, separate envs"
+            if self.eval_env is not None
+            else "stochastic, training envs' latest episodes",
+            target_return=self.args.target_return,
+            seconds_to_target=seconds_to(self.args.target_return, self.evals),
+            torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2**30, 3) if cuda else None,
             nonfinite_resets=int(self.env.nonfinite_resets),  # (this rank's: simulations that blew up, restarted)
-            world_size=self.world_size, total_env_num=self.args.env_num * self.world_size, rank_checksums=checksums,
-            evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
+            world_size=self.world_size,
+            total_env_num=self.args.env_num * self.world_size,
+            rank_checksums=checksums,
+            evals=self.evals,
+            args=asdict(self.args),
+            **isaac_env.provenance(),
+        )
         self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
         self.writer.close()
         if self.args.track:
             self.wandb.finish()
         print("summary: " + os.path.join(self.run_dir, "summary.json"))
+
 
 if __name__ == "__main__":
     try:

@@ -6,15 +6,29 @@
 
 The recipe for thousands of envs (FastSAC and FastTD3, 2025): num_envs transitions per env step, then a few large-batch
 updates; distributional (C51) clipped double Q; LayerNorm and SiLU; AdamW; n-step returns through truncation, not
-termination; a learned temperature that starts small; observation normalisation. Below main(), the run
-infrastructure: the same text as in ppo_isaac.py.
+termination; a learned temperature that starts small; observation normalisation.
+
+Top to bottom: arguments (Args, with per-task defaults), networks (Actor, Critic, C51's project), the replay buffer,
+then main(), the algorithm: collection, updates, replay, with one host sync per iteration. A copier who changes the
+losses or the replay reads only that far. Below the line "run infrastructure" comes what is not the algorithm (envs,
+evaluation, checkpoints, Ctrl-C, logs, summary), the same text as in ppo_isaac.py.
+Outputs: runs/<run-name>/ (checkpoints, TensorBoard logs, summary.json). All options: python sac_isaac.py --help
 """
+
 import time
 
 START_TIME = time.time()  # wall-clock seconds are counted from here: start-up and compilation included
 
 import isaac_env  # noqa: E402,I001  (before torch: Isaac Gym refuses to load after it)
-import copy, importlib.util, json, logging, math, os, signal, sys, warnings  # noqa: E401,E402
+import copy  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
 from dataclasses import asdict, dataclass, fields  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple  # noqa: E402
@@ -32,30 +46,93 @@ DEMO = "python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt", "critic_opt", "alpha_opt")
 # Per-task defaults of the options left None in Args (other tasks: "other"); locomotion: FastTD3's choices
 TASK_DEFAULTS = {
-    "ant": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
-                updates_per_step=2, policy_frequency=2, learning_starts=10, learning_rate=3e-4, gamma=0.97,
-                n_step=3, horizon=32, v_min=-100.0, v_max=500.0),  # (as "other": named, as --help lists them)
-    "humanoid": dict(total_timesteps=60_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
-                     updates_per_step=2, policy_frequency=1, learning_starts=10, learning_rate=3e-4, gamma=0.97,
-                     n_step=3, horizon=32, v_min=-100.0, v_max=500.0),
-    "pendulum": dict(total_timesteps=24_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=2, policy_frequency=1, learning_starts=4, learning_rate=1e-3, gamma=0.99,
-                     n_step=1, horizon=16, v_min=-1700.0, v_max=0.0),
-    "cartpole": dict(total_timesteps=200_000, net_dim=128, buffer_size=64_000, batch_size=512,
-                     updates_per_step=1, policy_frequency=1, learning_starts=4, learning_rate=1e-3, gamma=0.99,
-                     n_step=1, horizon=16, v_min=0.0, v_max=100.0),
-    "other": dict(total_timesteps=50_000_000, net_dim=512, buffer_size=4_194_304, batch_size=8192,
-                  updates_per_step=2, policy_frequency=2, learning_starts=10, learning_rate=3e-4, gamma=0.97,
-                  n_step=3, horizon=32, v_min=-100.0, v_max=500.0),
+    "ant": dict(
+        total_timesteps=50_000_000,
+        net_dim=512,
+        buffer_size=4_194_304,
+        batch_size=8192,
+        updates_per_step=2,
+        policy_frequency=2,
+        learning_starts=10,
+        learning_rate=3e-4,
+        gamma=0.97,
+        n_step=3,
+        horizon=32,
+        v_min=-100.0,
+        v_max=500.0,
+    ),  # (as "other": named, as --help lists them)
+    "humanoid": dict(
+        total_timesteps=60_000_000,
+        net_dim=512,
+        buffer_size=4_194_304,
+        batch_size=8192,
+        updates_per_step=2,
+        policy_frequency=1,
+        learning_starts=10,
+        learning_rate=3e-4,
+        gamma=0.97,
+        n_step=3,
+        horizon=32,
+        v_min=-100.0,
+        v_max=500.0,
+    ),
+    "pendulum": dict(
+        total_timesteps=24_000,
+        net_dim=128,
+        buffer_size=64_000,
+        batch_size=512,
+        updates_per_step=2,
+        policy_frequency=1,
+        learning_starts=4,
+        learning_rate=1e-3,
+        gamma=0.99,
+        n_step=1,
+        horizon=16,
+        v_min=-1700.0,
+        v_max=0.0,
+    ),
+    "cartpole": dict(
+        total_timesteps=200_000,
+        net_dim=128,
+        buffer_size=64_000,
+        batch_size=512,
+        updates_per_step=1,
+        policy_frequency=1,
+        learning_starts=4,
+        learning_rate=1e-3,
+        gamma=0.99,
+        n_step=1,
+        horizon=16,
+        v_min=0.0,
+        v_max=100.0,
+    ),
+    "other": dict(
+        total_timesteps=50_000_000,
+        net_dim=512,
+        buffer_size=4_194_304,
+        batch_size=8192,
+        updates_per_step=2,
+        policy_frequency=2,
+        learning_starts=10,
+        learning_rate=3e-4,
+        gamma=0.97,
+        n_step=3,
+        horizon=32,
+        v_min=-100.0,
+        v_max=500.0,
+    ),
 }
+
 
 def per_task(cls):
     """--help shows each task's default (TASK_DEFAULTS) for the options whose default depends on the task."""
     for name, value in TASK_DEFAULTS["other"].items():
         hint = "(per task: {})".format(", ".join("{} {}".format(t, d[name]) for t, d in TASK_DEFAULTS.items()))
-        cls.__annotations__[name] = Annotated[cls.__annotations__[name], tyro.conf.arg(
-            metavar=type(value).__name__.upper(), help_behavior_hint=hint)]
+        cls.__annotations__[name] = Annotated[
+            cls.__annotations__[name], tyro.conf.arg(metavar=type(value).__name__.upper(), help_behavior_hint=hint)
+        ]
     return cls
+
 
 @per_task
 @dataclass
@@ -151,18 +228,34 @@ class Args:
     wandb_entity: Optional[str] = None
     """Weights & Biases team or user, with --track; None: your own"""
 
+
 def check_args(args: Args) -> None:  # SAC's own checks, once the task's defaults are in
-    for name in ("env_num", "total_timesteps", "net_dim", "buffer_size", "batch_size", "updates_per_step",
-                 "policy_frequency", "horizon", "n_step"):
+    for name in (
+        "env_num",
+        "total_timesteps",
+        "net_dim",
+        "buffer_size",
+        "batch_size",
+        "updates_per_step",
+        "policy_frequency",
+        "horizon",
+        "n_step",
+    ):
         if getattr(args, name) <= 0:
             fail("--{} must be positive, got {}".format(name.replace("_", "-"), getattr(args, name)))
     if args.num_atoms < 1 or (args.num_atoms > 1 and not args.v_min < args.v_max):
-        fail("--num-atoms must be positive, and --v-min below --v-max, got {}, {}, {}".format(
-            args.num_atoms, args.v_min, args.v_max))
+        fail(
+            "--num-atoms must be positive, and --v-min below --v-max, got {}, {}, {}".format(
+                args.num_atoms, args.v_min, args.v_max
+            )
+        )
     capacity = args.buffer_size // args.env_num
     if args.learning_starts < 0 or capacity < max(args.n_step, args.learning_starts) + 1:
-        fail("--buffer-size {} holds {} steps per env for {} envs: it needs more than --n-step and --learning-starts "
-             "(0 or more)".format(args.buffer_size, capacity, args.env_num))
+        fail(
+            "--buffer-size {} holds {} steps per env for {} envs: it needs more than --n-step and --learning-starts "
+            "(0 or more)".format(args.buffer_size, capacity, args.env_num)
+        )
+
 
 # ---------------------------------------------------------------------------------------------- networks
 def mlp(in_dim: int, widths: List[int], out_dim: int) -> nn.Sequential:  # LayerNorm and SiLU, as in FastSAC
@@ -171,6 +264,7 @@ def mlp(in_dim: int, widths: List[int], out_dim: int) -> nn.Sequential:  # Layer
         layers += [nn.Linear(in_dim, width), nn.LayerNorm(width), nn.SiLU()]
         in_dim = width
     return nn.Sequential(*layers, nn.Linear(in_dim, out_dim))
+
 
 class RunningMeanStd(nn.Module):
     """Running mean and variance (float64, merged batch by batch); buffers, so they travel in state_dict."""
@@ -188,13 +282,14 @@ class RunningMeanStd(nn.Module):
         x = x.reshape(-1, *self.mean.shape).double()
         w = (torch.ones(len(x), device=x.device) if weight is None else weight.reshape(-1)).double()
         wx = x * w.view(-1, *[1] * self.mean.dim())
-        n, x_sum, x2_sum = sum_over_ranks(torch.stack([torch.full_like(self.mean, 1) * w.sum(), wx.sum(0),
-                                                       (wx * x).sum(0)]))
+        n, x_sum, x2_sum = sum_over_ranks(
+            torch.stack([torch.full_like(self.mean, 1) * w.sum(), wx.sum(0), (wx * x).sum(0)])
+        )
         n = n.flatten()[0]
         batch_mean = x_sum / n.clamp_min(1.0)  # (no rows: nothing changes below)
-        batch_var = (x2_sum / n.clamp_min(1.0) - batch_mean ** 2).clamp_min(0.0)
+        batch_var = (x2_sum / n.clamp_min(1.0) - batch_mean**2).clamp_min(0.0)
         delta, total = batch_mean - self.mean, self.count + n
-        self.var.copy_((self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total) / total)
+        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
         self.mean += delta * n / total
         self.count += n
 
@@ -204,6 +299,7 @@ class RunningMeanStd(nn.Module):
 
     def denormalize(self, y: torch.Tensor) -> torch.Tensor:
         return y * torch.sqrt(self.var.float() + 1e-8) + self.mean.float()
+
 
 class Actor(nn.Module):
     """Tanh-squashed Gaussian policy. Actions land in (-1, 1), the range every isaac_env backend takes."""
@@ -231,6 +327,7 @@ class Actor(nn.Module):
     def deterministic(self, norm_obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(norm_obs).float().chunk(2, dim=-1)[0])
 
+
 class Critic(nn.Module):
     """Two Q networks (clipped double Q) with LayerNorm, which keeps large-batch, high-throughput TD stable. Each is
     distributional (C51, as in FastTD3 and FastSAC): logits of the return's probability on each atom of `support`
@@ -238,8 +335,10 @@ class Critic(nn.Module):
 
     def __init__(self, obs_dim: int, act_dim: int, net_dim: int, support: torch.Tensor):
         super().__init__()
-        widths, self.support = [2 * net_dim, net_dim, net_dim // 2], support
-        self.q1, self.q2 = (mlp(obs_dim + act_dim, widths, len(support)) for _ in range(2))
+        self.support = support
+        widths = [2 * net_dim, net_dim, net_dim // 2]
+        self.q1 = mlp(obs_dim + act_dim, widths, len(support))
+        self.q2 = mlp(obs_dim + act_dim, widths, len(support))
 
     def forward(self, norm_obs: torch.Tensor, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([norm_obs, actions], dim=-1)
@@ -247,6 +346,7 @@ class Critic(nn.Module):
 
     def q_value(self, out: torch.Tensor) -> torch.Tensor:
         return out.softmax(-1) @ self.support if len(self.support) > 1 else out.squeeze(-1)
+
 
 def project(next_probs: torch.Tensor, reward_sum: torch.Tensor, discount: torch.Tensor, support: torch.Tensor):
     """C51's target: the distribution of reward_sum + discount * Z, Z on `support` with next_probs. Each shifted atom
@@ -258,6 +358,7 @@ def project(next_probs: torch.Tensor, reward_sum: torch.Tensor, discount: torch.
     target = torch.zeros_like(next_probs).scatter_add_(1, index, next_probs * (1 - upper_share))
     return target.scatter_add_(1, index + 1, next_probs * upper_share)
 
+
 # ---------------------------------------------------------------------------------------------- replay buffer
 def free_memory(device: torch.device) -> Optional[int]:  # bytes free on the GPU, or available on a Linux host
     if device.type == "cuda":
@@ -268,25 +369,35 @@ def free_memory(device: torch.device) -> Optional[int]:  # bytes free on the GPU
     except (OSError, StopIteration, ValueError):
         return None
 
+
 class ReplayBuffer:
     """One ring per env, [capacity, num_envs, ...] on the device: transitions stay in time order, n-step returns are
     sums along a ring. next_obs is the env's final_obs, so truncated episodes bootstrap from where they ended;
     `terminated` stops bootstrapping, `done` ends an n-step sum; `valid` False (Isaac Gym's crossings): weight 0."""
 
     def __init__(self, capacity: int, num_envs: int, obs_dim: int, act_dim: int, device: torch.device):
-        self.capacity, self.num_envs, self.pos, self.size = capacity, num_envs, 0, 0
+        self.capacity, self.num_envs = capacity, num_envs
+        self.pos, self.size = 0, 0  # the next row to write, the rows written
         self.cursor = torch.zeros(2, dtype=torch.long, device=device)  # [pos, size]
-        self.obs, self.next_obs = (torch.zeros(capacity, num_envs, obs_dim, device=device) for _ in range(2))
+        self.obs = torch.zeros(capacity, num_envs, obs_dim, device=device)
         self.actions = torch.zeros(capacity, num_envs, act_dim, device=device)
         self.rewards = torch.zeros(capacity, num_envs, device=device)
-        self.terminated, self.dones, self.valid = (torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
-                                                   for _ in range(3))
+        self.next_obs = torch.zeros(capacity, num_envs, obs_dim, device=device)  # the env's final_obs
+        self.terminated = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
+        self.dones = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
+        self.valid = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
 
     def add(self, obs, actions, rewards, next_obs, terminated, dones, valid) -> None:
         i = self.pos
-        self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i] = obs, actions, rewards, next_obs
-        self.terminated[i], self.dones[i], self.valid[i] = terminated, dones, valid
-        self.pos, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
+        self.obs[i] = obs
+        self.actions[i] = actions
+        self.rewards[i] = rewards
+        self.next_obs[i] = next_obs
+        self.terminated[i] = terminated
+        self.dones[i] = dones
+        self.valid[i] = valid
+        self.pos = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
         pos, size = self.cursor + 1  # the same on the device, where CUDA graphs read them
         self.cursor.copy_(torch.stack([pos % self.capacity, size.clamp_max(self.capacity)]))
 
@@ -298,8 +409,10 @@ class ReplayBuffer:
         start = oldest + (torch.rand(batch_size, device=device) * (size - n_step + 1)).long()
         env = torch.randint(0, self.num_envs, (batch_size,), device=device)
         first = start % self.capacity
-        reward_sum, discount = torch.zeros(batch_size, device=device), torch.ones(batch_size, device=device)
-        alive, last = torch.ones(batch_size, dtype=torch.bool, device=device), first
+        reward_sum = torch.zeros(batch_size, device=device)
+        discount = torch.ones(batch_size, device=device)
+        alive = torch.ones(batch_size, dtype=torch.bool, device=device)  # the window goes on
+        last = first  # the window's last transition, whose next_obs bootstraps
         for k in range(n_step):
             idx = (start + k) % self.capacity
             if k > 0:  # a transition not to be learned from (a blown-up simulation's: zero reward and next_obs) ends
@@ -309,8 +422,15 @@ class ReplayBuffer:
             discount = torch.where(alive, discount * gamma, discount)
             alive = alive & ~self.dones[idx, env]
         discount = discount * ~self.terminated[last, env]
-        return (self.obs[first, env], self.actions[first, env], reward_sum, self.next_obs[last, env], discount,
-                self.valid[first, env].float())
+        return (
+            self.obs[first, env],
+            self.actions[first, env],
+            reward_sum,
+            self.next_obs[last, env],
+            discount,
+            self.valid[first, env].float(),
+        )
+
 
 class CudaGraph:
     """`fn` as one CUDA graph, recorded after 3 eager warm-up calls on a side stream, replayed with the arguments copied
@@ -337,8 +457,10 @@ class CudaGraph:
         self.graph.replay()
         return self.outputs
 
+
 # ---------------------------------------------------------------------------------------------- main
 LOSS_NAMES = ("critic_loss", "q_value", "actor_loss", "alpha_loss", "alpha", "entropy")  # critics', actor's
+
 
 def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- environment: the training envs (with riders for evaluations beside training), or separate evaluation envs
@@ -351,30 +473,44 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     critic = Critic(env.obs_dim, env.act_dim, args.net_dim, support).to(device)
     critic_target = copy.deepcopy(critic)
     log_alpha = torch.tensor(math.log(args.init_alpha), device=device, requires_grad=True)
-    actor_opt, critic_opt = (torch.optim.AdamW(net.parameters(), lr=args.learning_rate, betas=(0.9, 0.95),
-                                               weight_decay=args.weight_decay, fused=True) for net in (actor, critic))
+    adamw = dict(lr=args.learning_rate, betas=(0.9, 0.95), weight_decay=args.weight_decay, fused=True)
+    actor_opt = torch.optim.AdamW(actor.parameters(), **adamw)
+    critic_opt = torch.optim.AdamW(critic.parameters(), **adamw)
     alpha_opt = torch.optim.Adam([log_alpha], lr=args.learning_rate, fused=True)
-    parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha, actor_opt=actor_opt,
-                 critic_opt=critic_opt, alpha_opt=alpha_opt)  # what a checkpoint holds
-    run = Run(args, env, eval_env, ckpt, parts,  # the policy of these parts, or of an evaluation's copies of them
-              policy=lambda p, obs: p["actor"].deterministic(p["actor"].normalize_obs(obs)), policy_parts=["actor"])
+    parts = dict(actor=actor, critic=critic, critic_target=critic_target, log_alpha=log_alpha)  # what a checkpoint
+    parts.update(actor_opt=actor_opt, critic_opt=critic_opt, alpha_opt=alpha_opt)  # holds
+    # the deterministic policy of parts p: the live ones, or the copies that an evaluation beside training runs
+    policy = lambda p, obs: p["actor"].deterministic(p["actor"].normalize_obs(obs))  # noqa: E731
+    run = Run(args, env, eval_env, ckpt, parts, policy, policy_parts=["actor"])
     if args.eval_only:
         return run.print_evaluation()
     for optimizer in (actor_opt, critic_opt, alpha_opt):  # CUDA graphs: optimisers that keep their state on the GPU
         optimizer.param_groups[0]["capturable"] = args.cudagraphs
-    target_entropy = -args.target_entropy_scale * env.act_dim  # (the replay buffer is not saved in checkpoints)
+    target_entropy = -args.target_entropy_scale * env.act_dim
+
+    # --- storage: the replay buffer (not saved in checkpoints), checked to fit first
     capacity = args.buffer_size // args.env_num
-    need, free = capacity * env.num_envs * (8 * env.obs_dim + 4 * env.act_dim + 7), free_memory(device)  # bytes
+    need = capacity * env.num_envs * (8 * env.obs_dim + 4 * env.act_dim + 7)  # bytes
+    free = free_memory(device)
     if free is not None and need > 0.9 * free:  # (a 2-minute iteration, then an out-of-memory kill, otherwise)
-        fail("the replay buffer needs {:.1f} GiB ({} steps of {} envs) and {} has {:.1f} GiB free: lower --buffer-size"
-             " or --env-num{}".format(need / 2 ** 30, capacity, env.num_envs, device, free / 2 ** 30,
-                                     "; a quick demo: " + DEMO if device.type == "cpu" else ""))
+        fail(
+            "the replay buffer needs {:.1f} GiB ({} steps of {} envs) and {} has {:.1f} GiB free: lower --buffer-size"
+            " or --env-num{}".format(
+                need / 2**30,
+                capacity,
+                env.num_envs,
+                device,
+                free / 2**30,
+                "; a quick demo: " + DEMO if device.type == "cpu" else "",
+            )
+        )
     buffer = ReplayBuffer(capacity, env.num_envs, env.obs_dim, env.act_dim, device)
     # (no autocast weight cache: it would free, between replays, the casts a CUDA graph captured)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16, cache_enabled=False)
     online_params, target_params = list(critic.parameters()), list(critic_target.parameters())
 
-    @torch.no_grad()  # --- the hot functions: the policy at each env step, and an update's three pieces
+    # --- the hot functions: the policy at each env step, and an update's pieces
+    @torch.no_grad()
     def act(obs: torch.Tensor) -> torch.Tensor:
         with autocast:
             return actor(actor.normalize_obs(obs))[0]
@@ -382,7 +518,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # update: the critics on n-step targets and a soft target update; every policy_frequency-th, the actor and alpha
     def critic_gradients() -> Tuple[torch.Tensor, torch.Tensor]:  # into p.grad; the batch, [critic_loss, q_value]
         obs, actions, reward_sum, next_obs, discount, weight = buffer.sample(args.batch_size, args.n_step, args.gamma)
-        obs, next_obs = actor.normalize_obs(obs), actor.normalize_obs(next_obs)
+        obs = actor.normalize_obs(obs)
+        next_obs = actor.normalize_obs(next_obs)
         alpha = log_alpha.exp().detach()
         with autocast:
             with torch.no_grad():  # target: reward_sum + discount * (Q(next) - alpha * log pi), the lower of two Qs
@@ -434,8 +571,9 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
 
     hot = (act, critic_gradients, critic_step, actor_gradients, actor_step)  # the fast paths wrap them, same maths
     hot = tuple(map(torch.compile, hot)) if args.compile else hot
-    act, critic_gradients, critic_step, actor_gradients, actor_step = tuple(map(CudaGraph, hot)) if args.cudagraphs \
-        else hot
+    act, critic_gradients, critic_step, actor_gradients, actor_step = (
+        tuple(map(CudaGraph, hot)) if args.cudagraphs else hot
+    )
 
     def update(with_actor: bool) -> torch.Tensor:  # LOSS_NAMES' values (the actor's: 0 without). torchrun: the ranks'
         obs, critic_logs = critic_gradients()  # mean gradients, all-reduced between the graphs
@@ -450,10 +588,13 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
     # --- the loop: Run keeps the step count, the logs, evaluation, checkpoints and Ctrl-C out of the way
     obs = env.reset()
     run.start(steps_per_iteration=args.horizon * env.num_envs)
-    random_steps, env_steps, updates_done = (0 if ckpt is not None else args.learning_starts), 0, 0  # warm-up: random
+    random_steps = 0 if ckpt is not None else args.learning_starts  # a warm-up of random actions (not when resuming)
+    env_steps, updates_done = 0, 0
     update_stream = torch.cuda.Stream(device) if device.type == "cuda" else None  # (None: torch.cuda.stream no-op)
     while run.training():
-        rollout_marks, loss_sums, updates = [], torch.zeros(len(LOSS_NAMES), device=device), [0, 0]  # all, actor
+        rollout_marks = []  # (start, end) of each env step
+        loss_sums = torch.zeros(len(LOSS_NAMES), device=device)
+        updates = [0, 0]  # all, and the actor's
         finite = torch.ones((), dtype=torch.bool, device=device)  # observations and rewards
         for _ in range(args.horizon):
             # --- collection: one step of all envs, launched (Brax: JAX simulates it on its own stream, asynchronously)
@@ -477,7 +618,8 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
                     for _ in range(args.updates_per_step):
                         with_actor = updates_done % args.policy_frequency == 0  # 1st, then every policy_frequency-th
                         loss_sums += update(with_actor)
-                        updates_done, updates = updates_done + 1, [updates[0] + 1, updates[1] + with_actor]
+                        updates_done += 1
+                        updates = [updates[0] + 1, updates[1] + with_actor]
             if update_stream is not None:  # the replay's writes and the next action wait for the updates
                 torch.cuda.current_stream(device).wait_stream(update_stream)
 
@@ -492,18 +634,24 @@ def main(args: Args, ckpt: Optional[Dict] = None) -> None:
         # --- logging: the iteration's one host sync (then evaluation and a checkpoint, when due)
         means = torch.cat([loss_sums[:2] / updates[0], loss_sums[2:] / max(updates[1], 1)])  # (no copy to the GPU)
         logs = dict(zip(["losses/" + name for name in LOSS_NAMES], means)) if updates[0] else {}
-        run.end_iteration(len(rollout_marks) * env.num_envs, rollout_marks, logs, checks={"observations or rewards": finite})
+        run.end_iteration(
+            len(rollout_marks) * env.num_envs, rollout_marks, logs, checks={"observations or rewards": finite}
+        )
     run.finish()
+
 
 # ========================================= run infrastructure: the same text in ppo_isaac.py and sac_isaac.py (tests)
 SCRIPT = os.path.basename(__file__)
 STARTUP = {}  # type: Dict[str, float]  # seconds from process start at which each start-up phase ended (summary.json)
 
+
 def startup_phase(name: str) -> None:  # now: the end of start-up phase `name`
     STARTUP[name] = round(time.time() - START_TIME, 2)
 
+
 def fail(message: str) -> None:  # one readable line and a non-zero exit code
     sys.exit("{}: error: {}".format(SCRIPT, message))
+
 
 def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     """The command line, over a checkpoint's own settings with --resume/--checkpoint, then the task's defaults.
@@ -520,13 +668,28 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         fail("--export needs {}: pip install onnx onnxscript".format(missing[0]))
     if args.episode_length is not None and args.episode_length <= 0:
         fail("--episode-length must be positive, got {}".format(args.episode_length))
-    evaluating = ("env_name", "backend", "device", "seed", "episode_length", "eval_times", "eval_env_num",
-                  "checkpoint", "eval_only", "export", "video")  # the options that act with --eval-only
+    evaluating = (
+        "env_name",
+        "backend",
+        "device",
+        "seed",
+        "episode_length",
+        "eval_times",
+        "eval_env_num",
+        "checkpoint",
+        "eval_only",
+        "export",
+        "video",
+    )  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
     idle += ["run_name"] if args.resume and "run_name" in given else []
     if idle:
-        fail("{} cannot act with {}".format(", ".join("--" + n.replace("_", "-") for n in idle), "--eval-only" if
-                                            args.eval_only else "--resume (it continues in the checkpoint's folder)"))
+        fail(
+            "{} cannot act with {}".format(
+                ", ".join("--" + n.replace("_", "-") for n in idle),
+                "--eval-only" if args.eval_only else "--resume (it continues in the checkpoint's folder)",
+            )
+        )
     path, ckpt = args.checkpoint or args.resume, None
     if path and os.path.isdir(path):  # a run folder: its latest checkpoint
         path = os.path.join(path, "checkpoint.pt")
@@ -534,20 +697,36 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         try:  # weights_only: tensors and plain containers only, no arbitrary code from the file
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            fail("checkpoint {} {}".format(path, "not found" if not os.path.isfile(path) else
-                                           "is corrupt or not a torch file ({})".format(type(e).__name__)))
+            fail(
+                "checkpoint {} {}".format(
+                    path,
+                    "not found"
+                    if not os.path.isfile(path)
+                    else "is corrupt or not a torch file ({})".format(type(e).__name__),
+                )
+            )
         if not isinstance(ckpt, dict) or not {"args", "obs_dim", "act_dim", *CHECKPOINT_PARTS} <= set(ckpt):
             fail("{} is not a {} checkpoint".format(path, SCRIPT))
         for n in [n for n in ("env_name", "net_dim") if n in given]:  # a checkpoint keeps its task and network
             if isaac_env.task_key(str(getattr(args, n))) != isaac_env.task_key(str(ckpt["args"][n])):
-                fail("checkpoint {} has --{} {}, not {}: leave it out".format(path, n.replace("_", "-"),
-                                                                            ckpt["args"][n], getattr(args, n)))
+                fail(
+                    "checkpoint {} has --{} {}, not {}: leave it out".format(
+                        path, n.replace("_", "-"), ckpt["args"][n], getattr(args, n)
+                    )
+                )
         saved = {f.name: ckpt["args"][f.name] for f in fields(Args) if f.name in ckpt["args"]}
         args = tyro.cli(Args, args=argv, default=Args(**dict(saved, resume=None, checkpoint=None, eval_only=False)))
         args.checkpoint, args.resume = (path, None) if args.checkpoint else (None, path)
         if args.resume:
-            print("resuming from step {} of {}{}".format(ckpt["global_step"], path, "" if os.path.basename(
-                path) == "checkpoint.pt" else "; its folder's checkpoint.pt will be replaced by this run's"))
+            print(
+                "resuming from step {} of {}{}".format(
+                    ckpt["global_step"],
+                    path,
+                    ""
+                    if os.path.basename(path) == "checkpoint.pt"
+                    else "; its folder's checkpoint.pt will be replaced by this run's",
+                )
+            )
     for name, value in TASK_DEFAULTS.get(isaac_env.task_key(args.env_name), TASK_DEFAULTS["other"]).items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if args.eval_times <= 0 or args.eval_env_num < 0:
@@ -563,29 +742,37 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
     if args.cudagraphs and "cudagraphs" in given and args.device == "cpu":
         fail("--cudagraphs is a GPU fast path; --device cpu runs the eager code")
     check_args(args)
-    if args.resume and (ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"])
-                        is not None):
-        print("{} has finished ({} of {} steps, target return {}): nothing changed; raise --total-timesteps or "
-              "--target-return to train on".format(path, ckpt["global_step"], args.total_timesteps, args.target_return))
+    if args.resume and (
+        ckpt["global_step"] >= args.total_timesteps or seconds_to(args.target_return, ckpt["evals"]) is not None
+    ):
+        print(
+            "{} has finished ({} of {} steps, target return {}): nothing changed; raise --total-timesteps or "
+            "--target-return to train on".format(path, ckpt["global_step"], args.total_timesteps, args.target_return)
+        )
         sys.exit(0)
     return args, ckpt
+
 
 def seconds_to(target: Optional[float], evals: List[List[float]]) -> Optional[float]:  # of the first eval reaching it
     return next((e[0] for e in evals if e[2] >= target), None) if target is not None else None
 
+
 def median(values: List[float]) -> Optional[float]:  # (the upper one of an even count)
     return sorted(values)[len(values) // 2] if values else None
+
 
 def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:  # in place, over the torchrun ranks; alone: x as it is
     if dist.is_initialized():
         dist.all_reduce(x)
     return x
 
+
 def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over the torchrun ranks: one all-reduce
     if dist.is_initialized():
         flat = sum_over_ranks(torch.cat([t.flatten() for t in tensors])) / dist.get_world_size()
         for t, mean in zip(tensors, flat.split([t.numel() for t in tensors])):
             t.copy_(mean.view_as(t))
+
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
     """Seeds torch, makes the training envs with riders for evaluations beside training (isaac_env.VecEnv.ride), or
@@ -601,47 +788,86 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
     eval_num = max(min(args.eval_env_num, args.eval_times), 1)  # never more envs than episodes
     beside = rank == 0 and args.async_eval and not args.video and args.eval_env_num > 0  # (--video: separate envs)
     try:
-        if beside and isaac_env.resolve(args.env_name, args.backend)[0] == "brax" and (args.device == "cpu" or (
-                args.device == "auto" and not torch.cuda.is_available())):  # MJX on a CPU costs per env: a rider's
+        if (
+            beside
+            and isaac_env.resolve(args.env_name, args.backend)[0] == "brax"
+            and (args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available()))
+        ):  # MJX on a CPU costs per env: a rider's
             beside = False  # step would cost a step of every training env (a final evaluation of Ant at 4096: 30 min)
-        env = None if args.eval_only else isaac_env.make_env(args.env_name, args.env_num, args.backend, args.device,
-                                                             args.seed + rank, args.episode_length,
-                                                             riders=eval_num if beside else 0)
+        env = (
+            None
+            if args.eval_only
+            else isaac_env.make_env(
+                args.env_name,
+                args.env_num,
+                args.backend,
+                args.device,
+                args.seed + rank,
+                args.episode_length,
+                riders=eval_num if beside else 0,
+            )
+        )
         if env is not None and env.one_per_process and args.eval_env_num > 0:
-            print("note: {} allows one simulation per process: evaluating the training envs' episodes".format(
-                env.backend))
+            print(
+                "note: {} allows one simulation per process: evaluating the training envs' episodes".format(env.backend)
+            )
             args.eval_env_num = 0
-        eval_env = None if env is not None and (args.eval_env_num == 0 or rank > 0 or env.riders) else \
-            isaac_env.make_env(args.env_name, eval_num, args.backend, args.device, args.seed + 10_000,
-                               args.episode_length)
+        eval_env = (
+            None
+            if env is not None and (args.eval_env_num == 0 or rank > 0 or env.riders)
+            else isaac_env.make_env(
+                args.env_name, eval_num, args.backend, args.device, args.seed + 10_000, args.episode_length
+            )
+        )
         if args.video and rank == 0:  # one line now, not an error after training, where nothing can render
             (eval_env or env).render(0)
     except isaac_env.EnvError as e:
         fail(str(e))
     env = env or eval_env
-    print("env: {} on {} ({} envs{}), obs {}, act {}, episode limit {}, device {}".format(
-        env.name, env.backend, env.num_envs, " and {} for evaluations beside training".format(env.riders) if
-        env.riders else "", env.obs_dim, env.act_dim, env.max_episode_length, env.device))
+    print(
+        "env: {} on {} ({} envs{}), obs {}, act {}, episode limit {}, device {}".format(
+            env.name,
+            env.backend,
+            env.num_envs,
+            " and {} for evaluations beside training".format(env.riders) if env.riders else "",
+            env.obs_dim,
+            env.act_dim,
+            env.max_episode_length,
+            env.device,
+        )
+    )
     startup_phase("envs_built")
     if env.backend == "brax":  # (JAX would compile at the first reset and step: the first evaluation would wait)
         print("compiling the simulator (MJX: 10-30 s, longer for many envs on a CPU; from JAX's cache: seconds)")
         if eval_env is not None and eval_env is not env:
             eval_env.compile(background=True)
         env.compile()
-        print("compiled in {:.1f} s, {:.1f} s from the start; {}".format(env.compile_seconds, time.time() - START_TIME,
-                                                                        isaac_env.jax_cache_line()))
+        print(
+            "compiled in {:.1f} s, {:.1f} s from the start; {}".format(
+                env.compile_seconds, time.time() - START_TIME, isaac_env.jax_cache_line()
+            )
+        )
     startup_phase("simulator_compiled")
     if env.device.type != "cuda":
         args.cudagraphs = False  # (the GPU fast path is on by default; a CPU runs the eager code)
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
-        fail("checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
-            args.checkpoint or args.resume, ckpt["env_name"], ckpt["backend"], ckpt["obs_dim"], ckpt["act_dim"],
-            env.obs_dim, env.act_dim))
+        fail(
+            "checkpoint {} was made for {} on {}, with obs {} / act {}; here obs {} / act {}".format(
+                args.checkpoint or args.resume,
+                ckpt["env_name"],
+                ckpt["backend"],
+                ckpt["obs_dim"],
+                ckpt["act_dim"],
+                env.obs_dim,
+                env.act_dim,
+            )
+        )
     if env.device.type == "cuda":
         torch.cuda.set_device(env.device)  # streams and CUDA graphs go to the current GPU: make it the env's
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a rank that waits this long in a collective ends the run
         dist.init_process_group("nccl" if env.device.type == "cuda" else "gloo", timeout=timedelta(minutes=10))
     return env, eval_env
+
 
 class Evaluation:
     """The returns of `episodes` episodes of a deterministic `policy` on `num_envs` envs that start together: each
@@ -662,7 +888,7 @@ class Evaluation:
     def record(self, reward: torch.Tensor, done: torch.Tensor) -> None:
         self.returns += reward
         counted = done & (self.counts < self.quota)
-        self.sums += torch.stack([self.returns, self.returns ** 2]) @ counted.float()
+        self.sums += torch.stack([self.returns, self.returns**2]) @ counted.float()
         self.counts += counted
         self.returns.masked_fill_(done, 0.0)
 
@@ -671,7 +897,8 @@ class Evaluation:
 
     def result(self) -> List[float]:  # [mean, sample std, count]
         n, (total, squares) = int(self.counts.sum()), self.sums.tolist()
-        return [total / n, math.sqrt(max(squares - total ** 2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+        return [total / n, math.sqrt(max(squares - total**2 / n, 0.0) / (n - 1)) if n > 1 else 0.0, n] if n else []
+
 
 def evaluate(policy: Callable, env, episodes: int) -> List[float]:
     """[mean, sample std, count] of the returns of `episodes` episodes of `policy` on `env`, here and now"""
@@ -681,10 +908,12 @@ def evaluate(policy: Callable, env, episodes: int) -> List[float]:
         evaluation.record(reward, terminated | truncated)
     return evaluation.result()
 
+
 @torch.no_grad()
 def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
     """The next episode of `env`'s env 0 under `policy`, rendered to an mp4 at `path`: (its return, its length)."""
     import imageio  # (--video only, as its writer imageio-ffmpeg)
+
     frames, obs = [], env.reset()
     while True:
         frames.append(env.render(0))
@@ -697,13 +926,22 @@ def record_video(policy: Callable, env, path: str) -> Tuple[float, int]:
         imageio.mimwrite(path, frames, fps=env.fps, macro_block_size=8)  # (H.264; 320 x 240 needs no resizing)
     return float(info["episode_return"][0]), len(frames)
 
+
 class Run:
     """All around the algorithm: checkpoints of `parts`, steps, outputs, Ctrl-C, logs, evaluating `policy`, summary.
     policy(parts, obs): the deterministic actions of those parts (the live ones, or an evaluation's copies of
     policy_parts, the parts it reads)."""
 
-    def __init__(self, args: Args, env, eval_env, ckpt: Optional[Dict], parts: Dict[str, Any], policy: Callable,
-                 policy_parts: List[str]):
+    def __init__(
+        self,
+        args: Args,
+        env,
+        eval_env,
+        ckpt: Optional[Dict],
+        parts: Dict[str, Any],
+        policy: Callable,
+        policy_parts: List[str],
+    ):
         startup_phase("parts_built")
         self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
         self.policy_parts = policy_parts
@@ -720,11 +958,14 @@ class Run:
         self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
         try:
             with torch.no_grad():
-                for name, part in (parts.items() if ckpt else []):
+                for name, part in parts.items() if ckpt else []:
                     part.copy_(ckpt[name]) if isinstance(part, torch.Tensor) else part.load_state_dict(ckpt[name])
         except (RuntimeError, KeyError, ValueError) as e:
-            fail("checkpoint {} does not fit this network (--net-dim {}), or an earlier {} made it: {}".format(
-                args.checkpoint or args.resume, args.net_dim, SCRIPT, " ".join(str(e).split())[:200]))
+            fail(
+                "checkpoint {} does not fit this network (--net-dim {}), or an earlier {} made it: {}".format(
+                    args.checkpoint or args.resume, args.net_dim, SCRIPT, " ".join(str(e).split())[:200]
+                )
+            )
         for tensor in self.tensors() if self.world_size > 1 else []:  # torchrun: every rank starts as rank 0 does
             dist.broadcast(tensor, 0)
         if args.resume and self.rank == 0:  # (the other ranks draw from their own seeds)
@@ -733,18 +974,30 @@ class Run:
                 torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
 
     def tensors(self) -> List[torch.Tensor]:  # the parts' weights and normalisers (optimiser states aside)
-        return [t for p in self.parts.values() for t in ([p.detach()] if isinstance(p, torch.Tensor) else
-                                                          p.state_dict().values() if isinstance(p, nn.Module) else [])]
+        return [
+            t
+            for p in self.parts.values()
+            for t in (
+                [p.detach()]
+                if isinstance(p, torch.Tensor)
+                else p.state_dict().values()
+                if isinstance(p, nn.Module)
+                else []
+            )
+        ]
 
     def print_evaluation(self) -> None:
         r, s, n = evaluate(self.policy, self.eval_env, self.args.eval_times) or [float("nan"), 0.0, 0]
-        print(json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s,
-                              episodes=n)))
+        print(
+            json.dumps(dict(checkpoint=self.args.checkpoint, env=self.env.name, eval_return=r, eval_std=s, episodes=n))
+        )
         if self.args.export:
             self.export(self.args.export)
         if self.args.video:
-            self.record(os.path.dirname(self.args.checkpoint), os.path.basename(self.args.checkpoint)[
-                :-3] if self.args.checkpoint.endswith(".pt") else "policy")
+            self.record(
+                os.path.dirname(self.args.checkpoint),
+                os.path.basename(self.args.checkpoint)[:-3] if self.args.checkpoint.endswith(".pt") else "policy",
+            )
 
     def record(self, run_dir: str, name: str) -> None:  # --video: an episode to <run_dir>/videos/<name>.mp4 (and W&B)
         path = os.path.join(run_dir, "videos", name + ".mp4")
@@ -752,6 +1005,7 @@ class Run:
         tqdm.write("video: {}  return {:.2f} over {} steps".format(path, episode_return, length))
         if self.args.track and not self.args.eval_only:  # (a checkpoint of a tracked run keeps track=True)
             import wandb
+
             self.wandb.log({"video": wandb.Video(path, format="mp4")}, step=self.global_step)
 
     def export(self, path: str) -> None:
@@ -766,15 +1020,28 @@ class Run:
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # (notes on torchvision's ops, which this has none of)
         try:  # (torch >= 2.5 exports through onnxscript)
             import onnx
+
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(Policy(), (torch.zeros(1, self.env.obs_dim, device=self.device),), path, input_names=[
-                    "obs"], output_names=["actions"], dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}})
+                torch.onnx.export(
+                    Policy(),
+                    (torch.zeros(1, self.env.obs_dim, device=self.device),),
+                    path,
+                    input_names=["obs"],
+                    output_names=["actions"],
+                    dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}},
+                )
         except ImportError as e:
             fail("--export needs {}: pip install onnx onnxscript".format(e.name))
         model = onnx.load(path)
-        for key, value in dict(task=self.env.name, backend=self.env.backend, obs_dim=self.env.obs_dim,
-                               act_dim=self.env.act_dim, script=SCRIPT, checkpoint=self.args.checkpoint).items():
+        for key, value in dict(
+            task=self.env.name,
+            backend=self.env.backend,
+            obs_dim=self.env.obs_dim,
+            act_dim=self.env.act_dim,
+            script=SCRIPT,
+            checkpoint=self.args.checkpoint,
+        ).items():
             model.metadata_props.add(key=key, value=str(value))
         onnx.save(model, path)
         print("exported {}: obs [batch, {}] -> actions [batch, {}]".format(path, self.env.obs_dim, self.env.act_dim))
@@ -788,22 +1055,42 @@ class Run:
         self.last_eval = self.last_save = self.iteration_start = time.time()
         if self.rank > 0:
             return
-        self.run_dir = os.path.dirname(os.path.abspath(a.resume)) if a.resume else os.path.join("runs", a.run_name or
-                                       "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME)))
+        self.run_dir = (
+            os.path.dirname(os.path.abspath(a.resume))
+            if a.resume
+            else os.path.join(
+                "runs", a.run_name or "{}__{}__{}__{}".format(self.env.name, SCRIPT[:-3], a.seed, int(START_TIME))
+            )
+        )
         os.makedirs(self.run_dir, exist_ok=True)
         if a.track:  # Weights & Biases gets what TensorBoard gets (see log(); wandb is imported with --track only)
             import wandb
-            self.wandb = wandb.init(project=a.wandb_project_name, entity=a.wandb_entity, config=asdict(a),
-                                    name=os.path.basename(self.run_dir), dir=self.run_dir)
+
+            self.wandb = wandb.init(
+                project=a.wandb_project_name,
+                entity=a.wandb_entity,
+                config=asdict(a),
+                name=os.path.basename(self.run_dir),
+                dir=self.run_dir,
+            )
         self.writer = SummaryWriter(self.run_dir)
         self.writer.add_text("hyperparameters", "\n".join("|{}|{}|".format(k, v) for k, v in asdict(a).items()))
-        print("run: {}, training from {:.1f} s after the start (Ctrl-C: stop, save, evaluate, save)"
-              .format(self.run_dir, time.time() - START_TIME))
+        print(
+            "run: {}, training from {:.1f} s after the start (Ctrl-C: stop, save, evaluate, save)".format(
+                self.run_dir, time.time() - START_TIME
+            )
+        )
         if self.device.type == "cpu" and a.total_timesteps - self.global_step > 5_000_000:  # (at iteration 3: how long)
             print("note: {:,} steps on a CPU take hours; a quick demo: {}".format(a.total_timesteps, DEMO))
         left = -(-(a.total_timesteps - self.global_step) // steps_per_iteration) * steps_per_iteration
-        self.progress = tqdm(total=self.global_step + left, initial=self.global_step, unit="step", unit_scale=True,
-                             dynamic_ncols=True, mininterval=1.0)
+        self.progress = tqdm(
+            total=self.global_step + left,
+            initial=self.global_step,
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
         startup_phase("training_started")
 
     def training(self) -> bool:
@@ -821,8 +1108,13 @@ class Run:
         cuda = self.device.type == "cuda"
         return torch.cuda.current_stream().record_event(torch.cuda.Event(enable_timing=True)) if cuda else time.time()
 
-    def end_iteration(self, steps: int, rollout_marks: List[Tuple[Any, Any]], logs: Dict[str, torch.Tensor],
-                      checks: Dict[str, torch.Tensor]) -> None:
+    def end_iteration(
+        self,
+        steps: int,
+        rollout_marks: List[Tuple[Any, Any]],
+        logs: Dict[str, torch.Tensor],
+        checks: Dict[str, torch.Tensor],
+    ) -> None:
         """The iteration's one sync: NaN guard, timing, logs; then evaluation, checkpoint when due. rollout_marks:
         (start, end) of each env-stepping phase, the rest is update. Under torchrun: logs and checks are rank means."""
         end, names, steps = self.mark(), list(logs) + list(checks), steps * self.world_size
@@ -836,9 +1128,12 @@ class Run:
             if self.rank > 0:
                 sys.exit(1)  # rank 0 says why
             self.progress.close()
-            fail("non-finite {} at iteration {} (step {}; {} simulations restarted after blowing up); stopped, the "
-                 "last good checkpoint in {} is kept".format(", ".join(bad), self.iteration, self.global_step,
-                                                            int(self.env.nonfinite_resets), self.run_dir))
+            fail(
+                "non-finite {} at iteration {} (step {}; {} simulations restarted after blowing up); stopped, the "
+                "last good checkpoint in {} is kept".format(
+                    ", ".join(bad), self.iteration, self.global_step, int(self.env.nonfinite_resets), self.run_dir
+                )
+            )
         seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
         update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
         if self.iteration == 1:
@@ -848,11 +1143,16 @@ class Run:
         if self.rank > 0:
             return
         scalars = [(n, v / self.world_size) for n, v in zip(logs, values)] + [
-            ("charts/SPS", steps / seconds), ("charts/rollout_seconds", rollout), ("charts/update_seconds", update)]
+            ("charts/SPS", steps / seconds),
+            ("charts/rollout_seconds", rollout),
+            ("charts/update_seconds", update),
+        ]
         episodes, seen = values[-3:], self.episodes_seen
         if episodes[2] > seen[2]:  # episodes ended during this iteration
-            scalars += [("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
-                        ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2]))]
+            scalars += [
+                ("charts/episodic_return", (episodes[0] - seen[0]) / (episodes[2] - seen[2])),
+                ("charts/episodic_length", (episodes[1] - seen[1]) / (episodes[2] - seen[2])),
+            ]
             self.progress.set_postfix(ret="{:.1f}".format(scalars[-2][1]), refresh=False)
         self.log(scalars)
         self.episodes_seen = episodes
@@ -901,8 +1201,9 @@ class Run:
         self.copies = self.copies or {name: copy.deepcopy(self.parts[name]) for name in self.policy_parts}
         for name, module in self.copies.items():
             module.load_state_dict(job["state"][name])
-        job["evaluation"] = Evaluation(lambda obs: self.policy_of(self.copies, obs), self.env.riders,
-                                       self.args.eval_times, self.device)
+        job["evaluation"] = Evaluation(
+            lambda obs: self.policy_of(self.copies, obs), self.env.riders, self.args.eval_times, self.device
+        )
         self.env.ride(job["evaluation"])
 
     def collect_evaluation(self, wait: bool = False) -> None:  # the result of the one beside training, once it ended
@@ -920,15 +1221,19 @@ class Run:
         self.env.ride(None)
         return evaluation.result()
 
-    def record_evaluation(self, step: int, result: List[float], started: float, ended: float,
-                          state: Optional[Dict] = None) -> None:  # state: the parts evaluated (None: the live ones)
+    def record_evaluation(
+        self, step: int, result: List[float], started: float, ended: float, state: Optional[Dict] = None
+    ) -> None:  # state: the parts evaluated (None: the live ones)
         if not result:
             return
         self.evals.append([round(ended - self.start_time, 2), step] + result)  # [s, steps, mean, std, count]
         self.first_eval_seconds = self.first_eval_seconds or round(ended - started, 2)
         self.log([("charts/eval_return", result[0]), ("charts/eval_seconds", ended - started)], step)
-        tqdm.write("eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
-            ended - self.start_time, step, *result))
+        tqdm.write(
+            "eval at {:.0f}s, step {}: return {:.2f} ± {:.2f} over {} episodes".format(
+                ended - self.start_time, step, *result
+            )
+        )
         if self.best_return is None or result[0] > self.best_return:
             self.best_return = result[0]
             self.save("best.pt", state and dict(state, evals=list(self.evals), best_eval_return=self.best_return))
@@ -945,8 +1250,11 @@ class Run:
         self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals > 1:
             raise KeyboardInterrupt
-        tqdm.write("stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
-            "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"))
+        tqdm.write(
+            "stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
+                "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"
+            )
+        )
 
     def write(self, name: str, write: Callable) -> None:  # a crash mid-write leaves the previous file intact
         path = os.path.join(self.run_dir, name)
@@ -957,14 +1265,25 @@ class Run:
         os.replace(path + ".tmp", path)
 
     def state(self) -> Dict[str, Any]:  # all that a checkpoint holds (modules' state_dicts share their tensors)
-        state = {key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
-                 for key, part in self.parts.items()}
-        state.update(args=asdict(self.args), env_name=self.env.name, backend=self.env.backend,
-                     obs_dim=self.env.obs_dim, act_dim=self.env.act_dim, global_step=self.global_step,
-                     evals=list(self.evals), best_eval_return=self.best_return,
-                     wall_seconds=time.time() - self.start_time, train_seconds=self.train_seconds,
-                     steady=list(self.steady), rng_torch=torch.get_rng_state(),
-                     rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
+        state = {
+            key: part.detach().clone() if isinstance(part, torch.Tensor) else part.state_dict()
+            for key, part in self.parts.items()
+        }
+        state.update(
+            args=asdict(self.args),
+            env_name=self.env.name,
+            backend=self.env.backend,
+            obs_dim=self.env.obs_dim,
+            act_dim=self.env.act_dim,
+            global_step=self.global_step,
+            evals=list(self.evals),
+            best_eval_return=self.best_return,
+            wall_seconds=time.time() - self.start_time,
+            train_seconds=self.train_seconds,
+            steady=list(self.steady),
+            rng_torch=torch.get_rng_state(),
+            rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        )
         return state
 
     def save(self, name: str = "checkpoint.pt", state: Optional[Dict] = None) -> None:  # state: by default now's
@@ -996,34 +1315,54 @@ class Run:
         evaluating = [median([row[0] for row in self.steady if row[3:] == [flag]]) for flag in (1.0, 0.0)]
         cuda = self.device.type == "cuda"
         summary = dict(
-            env=self.env.name, backend=self.env.backend, env_num=self.args.env_num, device=str(self.device),
-            gpu=torch.cuda.get_device_name(self.device) if cuda else None, seed=self.args.seed, status=status,
-            steps=self.global_step, wall_seconds=round(time.time() - self.start_time, 2),
+            env=self.env.name,
+            backend=self.env.backend,
+            env_num=self.args.env_num,
+            device=str(self.device),
+            gpu=torch.cuda.get_device_name(self.device) if cuda else None,
+            seed=self.args.seed,
+            status=status,
+            steps=self.global_step,
+            wall_seconds=round(time.time() - self.start_time, 2),
             train_seconds=round(self.train_seconds, 2),
             sps=round(self.global_step / self.train_seconds, 1) if self.train_seconds else None,
             # steady: the median iteration past the first 5 of each segment (compilation, graph capture)
-            steady_sps=steady[0] and round(steady[0], 1), steady_rollout_sps=steady[1] and round(steady[1], 1),
+            steady_sps=steady[0] and round(steady[0], 1),
+            steady_rollout_sps=steady[1] and round(steady[1], 1),
             steady_update_seconds=steady[2] and round(steady[2], 4),
             # training's steps/s in the iterations during which an evaluation ran beside it, and in the others
             steady_sps_evaluating=evaluating[0] and round(evaluating[0], 1),
             steady_sps_not_evaluating=evaluating[1] and round(evaluating[1], 1),
-            startup_seconds=STARTUP.get("training_started"), first_eval_seconds=self.first_eval_seconds,
-            startup=dict(STARTUP), jax_cache=isaac_env.jax_cache_line() if self.env.backend == "brax" else None,
-            final_eval_return=self.evals[-1][2] if self.evals else None, best_eval_return=self.best_return,
-            final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None, eval_episodes=self.args.eval_times,
-            eval_mode="deterministic, beside training, on riders of the training envs" if self.beside else
-            "deterministic, separate envs" if self.eval_env is not None else
-            "stochastic, training envs' latest episodes",
-            target_return=self.args.target_return, seconds_to_target=seconds_to(self.args.target_return, self.evals),
-            torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2 ** 30, 3) if cuda else None,
+            startup_seconds=STARTUP.get("training_started"),
+            first_eval_seconds=self.first_eval_seconds,
+            startup=dict(STARTUP),
+            jax_cache=isaac_env.jax_cache_line() if self.env.backend == "brax" else None,
+            final_eval_return=self.evals[-1][2] if self.evals else None,
+            best_eval_return=self.best_return,
+            final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None,
+            eval_episodes=self.args.eval_times,
+            eval_mode="deterministic, beside training, on riders of the training envs"
+            if self.beside
+            else "deterministic, separate envs"
+            if self.eval_env is not None
+            else "stochastic, training envs' latest episodes",
+            target_return=self.args.target_return,
+            seconds_to_target=seconds_to(self.args.target_return, self.evals),
+            torch_peak_memory_gib=round(torch.cuda.max_memory_allocated(self.device) / 2**30, 3) if cuda else None,
             nonfinite_resets=int(self.env.nonfinite_resets),  # (this rank's: simulations that blew up, restarted)
-            world_size=self.world_size, total_env_num=self.args.env_num * self.world_size, rank_checksums=checksums,
-            evals=self.evals, args=asdict(self.args), **isaac_env.provenance())
+            world_size=self.world_size,
+            total_env_num=self.args.env_num * self.world_size,
+            rank_checksums=checksums,
+            evals=self.evals,
+            args=asdict(self.args),
+            **isaac_env.provenance(),
+        )
         self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
         self.writer.close()
         if self.args.track:
             self.wandb.finish()
         print("summary: " + os.path.join(self.run_dir, "summary.json"))
+
 
 if __name__ == "__main__":
     try:

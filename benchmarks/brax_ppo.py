@@ -6,6 +6,7 @@ Settings are those of Brax's training notebook for the MJX-era envs (see BRAX_SE
 the budget. Every evaluation (128 envs, Brax's default) is written to --out as [wall seconds from process start,
 env steps, mean return], the same rows as ppo_isaac.py's summary.json, so the two curves share one clock.
 """
+
 import time
 
 START_TIME = time.time()  # wall-clock seconds from here: imports and JAX compilation included, as for ppo_isaac.py
@@ -20,25 +21,62 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 BRAX_SETTINGS = {
-    "ant": dict(num_timesteps=50_000_000, num_evals=10, reward_scaling=10, episode_length=1000,
-                normalize_observations=True, action_repeat=1, unroll_length=5, num_minibatches=32,
-                num_updates_per_batch=4, discounting=0.97, learning_rate=3e-4, entropy_cost=1e-2, num_envs=4096,
-                batch_size=2048),
+    "ant": dict(
+        num_timesteps=50_000_000,
+        num_evals=10,
+        reward_scaling=10,
+        episode_length=1000,
+        normalize_observations=True,
+        action_repeat=1,
+        unroll_length=5,
+        num_minibatches=32,
+        num_updates_per_batch=4,
+        discounting=0.97,
+        learning_rate=3e-4,
+        entropy_cost=1e-2,
+        num_envs=4096,
+        batch_size=2048,
+    ),
     # The notebook trains Humanoid for 50M steps; the benchmark gives both systems 60M (issue 5)
-    "humanoid": dict(num_timesteps=60_000_000, num_evals=10, reward_scaling=0.1, episode_length=1000,
-                     normalize_observations=True, action_repeat=1, unroll_length=10, num_minibatches=32,
-                     num_updates_per_batch=8, discounting=0.97, learning_rate=3e-4, entropy_cost=1e-3,
-                     num_envs=2048, batch_size=1024),
-    "halfcheetah": dict(num_timesteps=50_000_000, num_evals=20, reward_scaling=1, episode_length=1000,
-                        normalize_observations=True, action_repeat=1, unroll_length=20, num_minibatches=32,
-                        num_updates_per_batch=8, discounting=0.95, learning_rate=3e-4, entropy_cost=1e-3,
-                        num_envs=2048, batch_size=512),
+    "humanoid": dict(
+        num_timesteps=60_000_000,
+        num_evals=10,
+        reward_scaling=0.1,
+        episode_length=1000,
+        normalize_observations=True,
+        action_repeat=1,
+        unroll_length=10,
+        num_minibatches=32,
+        num_updates_per_batch=8,
+        discounting=0.97,
+        learning_rate=3e-4,
+        entropy_cost=1e-3,
+        num_envs=2048,
+        batch_size=1024,
+    ),
+    "halfcheetah": dict(
+        num_timesteps=50_000_000,
+        num_evals=20,
+        reward_scaling=1,
+        episode_length=1000,
+        normalize_observations=True,
+        action_repeat=1,
+        unroll_length=20,
+        num_minibatches=32,
+        num_updates_per_batch=8,
+        discounting=0.95,
+        learning_rate=3e-4,
+        entropy_cost=1e-3,
+        num_envs=2048,
+        batch_size=512,
+    ),
 }
 
 
 def install_jax_shim() -> None:
     """brax.training still calls jax.device_put_replicated / device_put_sharded, which jax 0.11 removed. Both put
     one slice of a stacked pytree on each device: an identity pmap over the stack does the same."""
+
     def device_put_sharded(shards, devices):
         stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *shards)
         return jax.pmap(lambda x: x, devices=devices)(stacked)
@@ -79,8 +117,16 @@ def main() -> None:
     if args.num_envs is not None:  # keep Brax's ratio of envs to batch size
         settings["batch_size"] = max(1, settings["num_envs"] // 2)
     env = envs.get_environment(args.task, backend="mjx")
-    summary = {"system": "brax_ppo", "task": args.task, "seed": args.seed, "settings": settings, "evals": [],
-               "training_sps": [], "status": "running", "gpu": str(jax.devices()[0].device_kind)}
+    summary = {
+        "system": "brax_ppo",
+        "task": args.task,
+        "seed": args.seed,
+        "settings": settings,
+        "evals": [],
+        "training_sps": [],
+        "status": "running",
+        "gpu": str(jax.devices()[0].device_kind),
+    }
 
     def write() -> None:
         with open(args.out + ".tmp", "w") as f:

@@ -14,6 +14,7 @@ Modes, each timed after its compilation and 300 warm-up steps, for each env coun
            converged (up to the model's limit), so a walking Ant may step slower than a random one.
 Prints one JSON object per line: task, env_num, mode, steps_per_second, compile_seconds, platform.
 """
+
 import argparse
 import json
 import os
@@ -23,9 +24,10 @@ import time
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX and torch share the GPU
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import isaac_env  # noqa: E402  (before torch, as the scripts do)
 import jax  # noqa: E402
 import torch  # noqa: E402
+
+import isaac_env  # noqa: E402  (before torch, as the scripts do)
 
 
 def timed_loop(step_once, sync, seconds: float) -> float:
@@ -44,19 +46,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="ant", help="Brax task name (ant, humanoid, inverted_pendulum, ...)")
     parser.add_argument("--env-nums", type=int, nargs="+", default=[4096])
-    parser.add_argument("--modes", nargs="+", default=["jit", "torch", "adapter"],
-                        choices=["jit", "torch", "adapter", "policy"])
+    parser.add_argument(
+        "--modes", nargs="+", default=["jit", "torch", "adapter"], choices=["jit", "torch", "adapter", "policy"]
+    )
     parser.add_argument("--policy", default=None, help="ppo_isaac.py checkpoint for mode policy (same task)")
-    parser.add_argument("--seconds", type=float, default=15.0,
-                        help="timed seconds per measurement (MJX's speed drifts over seconds: short windows are noisy)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=15.0,
+        help="timed seconds per measurement (MJX's speed drifts over seconds: short windows are noisy)",
+    )
     parser.add_argument("--scan-length", type=int, default=100, help="steps per jitted scan call (mode jit)")
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
     args = parser.parse_args()
     if "policy" in args.modes and not args.policy:
         parser.error("mode policy needs --policy CHECKPOINT")
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     platform = "gpu" if device.type == "cuda" else "cpu"
     jax_device = jax.devices(platform)[0]
     envs = isaac_env._import_brax_envs()
@@ -85,11 +95,14 @@ def main() -> None:
 
                 def sync():
                     jax.block_until_ready(carry["c"])
+
                 steps_per_call = n * length
             elif mode == "torch":
                 step = jax.jit(env.step)
-                holder = {"state": jax.jit(env.reset)(jax.random.split(key, n)),
-                          "total": torch.zeros((), device=device)}
+                holder = {
+                    "state": jax.jit(env.reset)(jax.random.split(key, n)),
+                    "total": torch.zeros((), device=device),
+                }
 
                 def step_once():
                     actions = torch.rand(n, env.action_size, device=device) * 2 - 1
@@ -100,6 +113,7 @@ def main() -> None:
                 def sync():
                     jax.block_until_ready(holder["state"])
                     sync_torch()
+
                 steps_per_call = n
             elif mode == "adapter":
                 vec_env = isaac_env.make_env(task, n, "brax", device, seed=0)
@@ -139,9 +153,19 @@ def main() -> None:
             sync()
             compile_seconds = time.perf_counter() - compile_start
             seconds_per_call = timed_loop(step_once, sync, args.seconds)
-            print(json.dumps({"task": task, "env_num": n, "mode": mode, "platform": platform,
-                              "steps_per_second": round(steps_per_call / seconds_per_call, 1),
-                              "compile_seconds": round(compile_seconds, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "task": task,
+                        "env_num": n,
+                        "mode": mode,
+                        "platform": platform,
+                        "steps_per_second": round(steps_per_call / seconds_per_call, 1),
+                        "compile_seconds": round(compile_seconds, 1),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

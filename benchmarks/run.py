@@ -23,6 +23,7 @@ empties them before each training run, so that it pays its own compilation as a 
 warm reuses what the last cold run of that system and task left (or primes them with an unrecorded run first),
 and labels its rows " warm". Brax's own PPO gets the same JAX cache and threshold as our scripts.
 """
+
 import argparse
 import datetime
 import json
@@ -59,7 +60,7 @@ class PeakGpuMemory:
 
             pynvml.nvmlInit()
             self._nvml, self._handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(gpu_index)
-            self._baseline = pynvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2 ** 20
+            self._baseline = pynvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2**20
         except Exception:  # no NVML (a CPU machine): nothing to measure
             self._nvml = None
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -70,10 +71,10 @@ class PeakGpuMemory:
             try:
                 used = {p.pid: p.usedGpuMemory for p in self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)}
                 if used.get(self.pid):
-                    self.method, mib = "nvml process", used[self.pid] / 2 ** 20
+                    self.method, mib = "nvml process", used[self.pid] / 2**20
                 else:
                     self.method = self.method or "nvml device minus baseline"
-                    mib = self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2 ** 20 - self._baseline
+                    mib = self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2**20 - self._baseline
                 self.peak_mib = max(self.peak_mib, mib)
             except Exception:
                 pass
@@ -84,8 +85,9 @@ class PeakGpuMemory:
         return round(self.peak_mib, 1) if self._nvml is not None else None
 
 
-def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None,
-                cwd: str = ROOT, gpu_index: int = 0) -> Dict:
+def run_process(
+    cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None, cwd: str = ROOT, gpu_index: int = 0
+) -> Dict:
     """Run one benchmark process with its output in log_path; after max_seconds it gets SIGINT (our scripts
     then save their summary), and 60 s later SIGKILL."""
     print("+ " + " ".join(cmd), flush=True)
@@ -108,17 +110,32 @@ def run_process(cmd: List[str], log_path: str, max_seconds: float, env: Optional
                 proc.kill()
                 proc.wait()
         peak = memory.stop()
-    return {"returncode": proc.returncode, "process_seconds": round(time.time() - start, 1), "peak_gpu_mib": peak,
-            "memory_method": memory.method, "log": os.path.basename(log_path)}
+    return {
+        "returncode": proc.returncode,
+        "process_seconds": round(time.time() - start, 1),
+        "peak_gpu_mib": peak,
+        "memory_method": memory.method,
+        "log": os.path.basename(log_path),
+    }
 
 
 def cache_env(cache: str) -> Dict:
     """Environment for one run with its compilation caches (JAX, torch inductor, Triton) in `cache`. NVLink multicast
-    stays off (NCCL's NVLS and its kin): the multi-GPU machines here are shared, and a gradient all-reduce needs none."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_PYTHON_CLIENT_PREALLOCATE="false", NCCL_NVLS_ENABLE="0",
-               TORCH_SYMM_MEM_DISABLE_MULTICAST="1", NVSHMEM_DISABLE_NVLS="1")
-    env.update(JAX_COMPILATION_CACHE_DIR=os.path.join(cache, "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
-               TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), TRITON_CACHE_DIR=os.path.join(cache, "triton"))
+    stays off (NCCL's NVLS and its kin): the multi-GPU machines here are shared; a gradient all-reduce needs none."""
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+        NCCL_NVLS_ENABLE="0",
+        TORCH_SYMM_MEM_DISABLE_MULTICAST="1",
+        NVSHMEM_DISABLE_NVLS="1",
+    )
+    env.update(
+        JAX_COMPILATION_CACHE_DIR=os.path.join(cache, "jax"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
+        TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"),
+        TRITON_CACHE_DIR=os.path.join(cache, "triton"),
+    )
     env.pop("JAX_ENABLE_COMPILATION_CACHE", None)
     return env
 
@@ -140,16 +157,22 @@ def ceiling_rows(a, task: str, env_nums: List[int], modes: List[str], tmp: str) 
         for line in f:
             if line.startswith("{"):
                 row = json.loads(line)
-                row.update(key="ceiling/{}/{}/{}".format(row["task"], row["env_num"], row["mode"]), part="ceiling",
-                           log=result["log"], args=cmd[1:], provenance=PROVENANCE)
+                row.update(
+                    key="ceiling/{}/{}/{}".format(row["task"], row["env_num"], row["mode"]),
+                    part="ceiling",
+                    log=result["log"],
+                    args=cmd[1:],
+                    provenance=PROVENANCE,
+                )
                 rows.append(row)
     if result["returncode"] != 0:
         print("ceiling {} failed (exit {}):\n{}".format(task, result["returncode"], tail(log)), flush=True)
     return rows
 
 
-def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: str, key: str,
-                 max_seconds: float, gpus: int = 1) -> Dict:
+def training_row(
+    a, system: str, task: str, seed: int, extra: List[str], tmp: str, key: str, max_seconds: float, gpus: int = 1
+) -> Dict:
     name = "{}_{}".format("".join(c if c.isalnum() or c in "-." else "_" for c in key), int(time.time()))
     log = os.path.join(tmp, name + ".log")
     if system == "brax_ppo":
@@ -160,55 +183,108 @@ def training_row(a, system: str, task: str, seed: int, extra: List[str], tmp: st
         out = os.path.join(a.runs_root, "runs", name, "summary.json")
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(gpus)]
         cmd = (launcher if gpus > 1 else [sys.executable]) + [
-               os.path.join(ROOT, script), "--env-name", task, "--env-num", str(a.env_num),
-               "--seed", str(seed), "--run-name", name, "--device", a.device, "--eval-gap", str(a.eval_gap),
-               "--eval-env-num", str(a.eval_envs), "--eval-times", str(a.eval_envs)]
+            os.path.join(ROOT, script),
+            "--env-name",
+            task,
+            "--env-num",
+            str(a.env_num),
+            "--seed",
+            str(seed),
+            "--run-name",
+            name,
+            "--device",
+            a.device,
+            "--eval-gap",
+            str(a.eval_gap),
+            "--eval-env-num",
+            str(a.eval_envs),
+            "--eval-times",
+            str(a.eval_envs),
+        ]
     cache = os.path.join(a.cache_root, "{}{}-{}".format(system, a.label, task).replace(" ", "_"))
     if a.jax_cache == "cold" or not os.path.isdir(cache):
         shutil.rmtree(cache, ignore_errors=True)
     env = cache_env(cache)
     visible = env.get("CUDA_VISIBLE_DEVICES")  # the run gets the first `gpus` GPUs of those visible
     env["CUDA_VISIBLE_DEVICES"] = ",".join(visible.split(",")[:gpus]) if visible else ",".join(map(str, range(gpus)))
-    cwd, gpu_index = ROOT if system == "brax_ppo" else a.runs_root, int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) \
-        if a.device != "cpu" else 0
+    cwd, gpu_index = (
+        ROOT if system == "brax_ppo" else a.runs_root,
+        int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) if a.device != "cpu" else 0,
+    )
     if a.jax_cache == "warm" and not os.path.isdir(cache):  # no cold run of it left its caches here: prime them
         print("priming the caches of {} {} (not recorded)".format(system, task), flush=True)
         prime = [name + "_priming" if x == name else x for x in cmd]  # (our scripts: another run folder)
         run_process(prime + extra, log[:-4] + "_priming.log", max_seconds, env, cwd=cwd, gpu_index=gpu_index)
     result = run_process(cmd + extra, log, max_seconds, env, cwd=cwd, gpu_index=gpu_index)
-    row = {"key": key, "part": "train", "system": system + a.row_label, "task": task, "seed": seed, "flags": extra,
-           "args": cmd[1:] + extra, "provenance": PROVENANCE, "gpus": gpus, "jax_cache": a.jax_cache}
+    row = {
+        "key": key,
+        "part": "train",
+        "system": system + a.row_label,
+        "task": task,
+        "seed": seed,
+        "flags": extra,
+        "args": cmd[1:] + extra,
+        "provenance": PROVENANCE,
+        "gpus": gpus,
+        "jax_cache": a.jax_cache,
+    }
     row.update(result)
     if not os.path.isfile(out):
-        print("{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"],
-                                                                      tail(log)), flush=True)
+        print(
+            "{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"], tail(log)),
+            flush=True,
+        )
         row["status"] = "failed"
         return row
     with open(out) as f:
         summary = json.load(f)
     status = summary["status"]
     if status == "running":  # Brax PPO's file, written at each evaluation: it was stopped, or it crashed
-        status = ("stopped at {:.0f} s".format(min(max_seconds, result["process_seconds"])) if result[
-            "process_seconds"] >= max_seconds or STOP["requested"] else "failed (exit {}) after {:.0f} s".format(
-                result["returncode"], result["process_seconds"]))
-    row.update(status=status, evals=summary["evals"], wall_seconds=summary.get("wall_seconds"),
-               steps=summary["evals"][-1][1] if summary["evals"] else 0)
+        status = (
+            "stopped at {:.0f} s".format(min(max_seconds, result["process_seconds"]))
+            if result["process_seconds"] >= max_seconds or STOP["requested"]
+            else "failed (exit {}) after {:.0f} s".format(result["returncode"], result["process_seconds"])
+        )
+    row.update(
+        status=status,
+        evals=summary["evals"],
+        wall_seconds=summary.get("wall_seconds"),
+        steps=summary["evals"][-1][1] if summary["evals"] else 0,
+    )
     if system == "brax_ppo":
         sps = summary["training_sps"][2:] or summary["training_sps"]  # the first epochs include compilation
         row["steady_sps"] = round(sorted(sps)[len(sps) // 2], 1) if sps else None
         row["env_num"] = summary["settings"]["num_envs"]
     else:
-        row.update(steady_sps=summary.get("steady_sps"), env_num=summary["env_num"], steps=summary["steps"],
-                   world_size=summary.get("world_size", 1), rank_checksums=summary.get("rank_checksums"),
-                   torch_peak_gib=summary.get("torch_peak_memory_gib"),
-                   rollout_sps=summary.get("steady_rollout_sps"), update_seconds=summary.get("steady_update_seconds"),
-                   train_seconds=summary.get("train_seconds"), startup_seconds=summary.get("startup_seconds"),
-                   startup=summary.get("startup"), first_eval_seconds=summary.get("first_eval_seconds"),
-                   sps_evaluating=summary.get("steady_sps_evaluating"),
-                   sps_not_evaluating=summary.get("steady_sps_not_evaluating"), jax_cache_line=summary.get("jax_cache"))
-    print("{} {} seed {}: {} evals, last {}, steady {} steps/s, peak {} MiB".format(
-        system, task, seed, len(row["evals"]), row["evals"][-1] if row["evals"] else None, row["steady_sps"],
-        row["peak_gpu_mib"]), flush=True)
+        row.update(
+            steady_sps=summary.get("steady_sps"),
+            env_num=summary["env_num"],
+            steps=summary["steps"],
+            world_size=summary.get("world_size", 1),
+            rank_checksums=summary.get("rank_checksums"),
+            torch_peak_gib=summary.get("torch_peak_memory_gib"),
+            rollout_sps=summary.get("steady_rollout_sps"),
+            update_seconds=summary.get("steady_update_seconds"),
+            train_seconds=summary.get("train_seconds"),
+            startup_seconds=summary.get("startup_seconds"),
+            startup=summary.get("startup"),
+            first_eval_seconds=summary.get("first_eval_seconds"),
+            sps_evaluating=summary.get("steady_sps_evaluating"),
+            sps_not_evaluating=summary.get("steady_sps_not_evaluating"),
+            jax_cache_line=summary.get("jax_cache"),
+        )
+    print(
+        "{} {} seed {}: {} evals, last {}, steady {} steps/s, peak {} MiB".format(
+            system,
+            task,
+            seed,
+            len(row["evals"]),
+            row["evals"][-1] if row["evals"] else None,
+            row["steady_sps"],
+            row["peak_gpu_mib"],
+        ),
+        flush=True,
+    )
     return row
 
 
@@ -253,92 +329,160 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
     ceiling = [r for r in rows if r["part"] == "ceiling"]
     train = [r for r in rows if r["part"] == "train" and r.get("status") != "failed"]
     levers = [r for r in rows if r["part"] == "levers"]
-    lines = ["# Benchmark: {}".format(results["machine"]["gpu"]), "",
-             "GPU: {}. Software: {}. Written by `python benchmarks/run.py`; every row says which invocation "
-             "(call) on which machine (host) measured it. Speeds are compared only between rows of one machine: "
-             "hosts with the same GPU differ (their CPUs drive compilation and torch's kernel launches).".format(
-                 results["machine"]["gpu"], ", ".join(
-                     "{} {}".format(k, v) for k, v in results["machine"]["versions"].items())), ""]
+    lines = [
+        "# Benchmark: {}".format(results["machine"]["gpu"]),
+        "",
+        "GPU: {}. Software: {}. Written by `python benchmarks/run.py`; every row says which invocation "
+        "(call) on which machine (host) measured it. Speeds are compared only between rows of one machine: "
+        "hosts with the same GPU differ (their CPUs drive compilation and torch's kernel launches).".format(
+            results["machine"]["gpu"],
+            ", ".join("{} {}".format(k, v) for k, v in results["machine"]["versions"].items()),
+        ),
+        "",
+    ]
     lines += ["- host {}: {}".format(host, note) for host, note in sorted(results.get("hosts", {}).items())]
     lines += [""] if results.get("hosts") else []
 
     def ceiling_sps(task: str, n: int, mode: str, host: str) -> Optional[float]:
-        return next((r["steps_per_second"] for r in ceiling if r["task"].lower() == task.lower()
-                     and r["env_num"] == n and r["mode"] == mode and host_of(r) == host), None)
+        return next(
+            (
+                r["steps_per_second"]
+                for r in ceiling
+                if r["task"].lower() == task.lower() and r["env_num"] == n and r["mode"] == mode and host_of(r) == host
+            ),
+            None,
+        )
 
     if ceiling:
-        lines += ["## Simulator ceiling (no learning)", "",
-                  "Steps/s with random actions, and (where measured) with the actions of a trained ppo_isaac.py "
-                  "policy through the adapter.", "",
-                  "| task | envs | host | jitted loop | torch in the loop (DLPack) | isaac_env adapter | adapter, "
-                  "trained policy | compile s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "## Simulator ceiling (no learning)",
+            "",
+            "Steps/s with random actions, and (where measured) with the actions of a trained ppo_isaac.py "
+            "policy through the adapter.",
+            "",
+            "| task | envs | host | jitted loop | torch in the loop (DLPack) | isaac_env adapter | adapter, "
+            "trained policy | compile s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for task, n, host in sorted({(r["task"], r["env_num"], host_of(r)) for r in ceiling}):
             comp = [r["compile_seconds"] for r in ceiling if (r["task"], r["env_num"], host_of(r)) == (task, n, host)]
-            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(task, n, host, *[
-                fmt(ceiling_sps(task, n, m, host), "{:,.0f}") for m in ("jit", "torch", "adapter", "policy")],
-                "/".join("{:.0f}".format(c) for c in comp)))
+            lines.append(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    task,
+                    n,
+                    host,
+                    *[fmt(ceiling_sps(task, n, m, host), "{:,.0f}") for m in ("jit", "torch", "adapter", "policy")],
+                    "/".join("{:.0f}".format(c) for c in comp),
+                )
+            )
         lines.append("")
     if levers:
-        lines += ["## ppo_isaac.py fast-path levers ({}, {} envs, short runs)".format(levers[0]["task"],
-                                                                                  levers[0]["env_num"]), "",
-                  "| flags | host | steady steps/s | x eager | wall s (incl. compilation) | steps |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "## ppo_isaac.py fast-path levers ({}, {} envs, short runs)".format(
+                levers[0]["task"], levers[0]["env_num"]
+            ),
+            "",
+            "| flags | host | steady steps/s | x eager | wall s (incl. compilation) | steps |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for r in levers:
             eager = next((e["steady_sps"] for e in levers if not e["flags"] and host_of(e) == host_of(r)), None)
-            lines.append("| {} | {} | {} | {} | {} | {} |".format(
-                " ".join(r["flags"]) or "(eager default)", host_of(r), fmt(r.get("steady_sps"), "{:,.0f}"),
-                fmt(r["steady_sps"] / eager if eager and r.get("steady_sps") else None, "{:.2f}"),
-                fmt(r.get("wall_seconds")), fmt(r.get("steps"), "{:,}")))
+            lines.append(
+                "| {} | {} | {} | {} | {} | {} |".format(
+                    " ".join(r["flags"]) or "(eager default)",
+                    host_of(r),
+                    fmt(r.get("steady_sps"), "{:,.0f}"),
+                    fmt(r["steady_sps"] / eager if eager and r.get("steady_sps") else None, "{:.2f}"),
+                    fmt(r.get("wall_seconds")),
+                    fmt(r.get("steps"), "{:,}"),
+                )
+            )
         lines.append("")
     if train:
-        lines += ["## Training: evaluation return against wall-clock time from process start", "",
-                  "Evaluation: 128 envs, deterministic (mean) actions, one episode each, for every system. "
-                  "Seconds include start-up, compilation and evaluation. One run per seed: the first completed one "
-                  "where there is one, else the latest (every run is listed under Rows and drawn in the curves). "
-                  "Several seeds: mean ± sample standard deviation (n - 1); one seed is marked as such.", "",
-                  "| task | system | envs | seeds (host) | seconds to target | return at budget | best return | "
-                  "steps | steady steps/s | peak GPU MiB |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "## Training: evaluation return against wall-clock time from process start",
+            "",
+            "Evaluation: 128 envs, deterministic (mean) actions, one episode each, for every system. "
+            "Seconds include start-up, compilation and evaluation. One run per seed: the first completed one "
+            "where there is one, else the latest (every run is listed under Rows and drawn in the curves). "
+            "Several seeds: mean ± sample standard deviation (n - 1); one seed is marked as such.",
+            "",
+            "| task | system | envs | seeds (host) | seconds to target | return at budget | best return | "
+            "steps | steady steps/s | peak GPU MiB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         best = best_rows(train)
         for task in sorted({r["task"] for r in best}):
             target = TARGETS.get(task.lower())
             for system in sorted({r["system"] for r in best if r["task"] == task}):
                 group = [r for r in best if r["task"] == task and r["system"] == system]
-                lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                    task, system, group[0]["env_num"], ", ".join("{} ({})".format(r["seed"], host_of(r))
-                                                                 for r in group),
-                    "{} (target {:.0f}; {})".format(mean_std([seconds_to(r["evals"], target) for r in group]), target,
-                                                     ", ".join(fmt(seconds_to(r["evals"], target)) for r in group))
-                    if target else "-",
-                    mean_std([r["evals"][-1][2] for r in group if r["evals"] and r.get("status") == "completed"])
-                    if all(r.get("status") == "completed" for r in group) else "stopped: last {}".format(
-                        ", ".join("{:.0f} at {:.0f} s".format(r["evals"][-1][2], r["evals"][-1][0])
-                                  for r in group if r["evals"])),
-                    mean_std([max(e[2] for e in r["evals"]) for r in group if r["evals"]]),
-                    "/".join("{:.1f}M".format(r["steps"] / 1e6) for r in group),
-                    mean_std([r.get("steady_sps") for r in group]),
-                    mean_std([r.get("peak_gpu_mib") for r in group])))
+                lines.append(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                        task,
+                        system,
+                        group[0]["env_num"],
+                        ", ".join("{} ({})".format(r["seed"], host_of(r)) for r in group),
+                        "{} (target {:.0f}; {})".format(
+                            mean_std([seconds_to(r["evals"], target) for r in group]),
+                            target,
+                            ", ".join(fmt(seconds_to(r["evals"], target)) for r in group),
+                        )
+                        if target
+                        else "-",
+                        mean_std([r["evals"][-1][2] for r in group if r["evals"] and r.get("status") == "completed"])
+                        if all(r.get("status") == "completed" for r in group)
+                        else "stopped: last {}".format(
+                            ", ".join(
+                                "{:.0f} at {:.0f} s".format(r["evals"][-1][2], r["evals"][-1][0])
+                                for r in group
+                                if r["evals"]
+                            )
+                        ),
+                        mean_std([max(e[2] for e in r["evals"]) for r in group if r["evals"]]),
+                        "/".join("{:.1f}M".format(r["steps"] / 1e6) for r in group),
+                        mean_std([r.get("steady_sps") for r in group]),
+                        mean_std([r.get("peak_gpu_mib") for r in group]),
+                    )
+                )
         lines.append("")
         lines += startup_lines(train)
         lines += ratio_lines(train, levers, ceiling_sps)
     lines += gpu_lines([r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
-    lines += ["## Provenance", "", "Per call and host: the code's commit, whether its tree had uncommitted changes, "
-              "the package versions, and whether this was recorded at run time or backfilled later.", "",
-              "| call | host | commit | uncommitted changes | versions | recorded |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    for entry in sorted({json.dumps([r.get("call", "-"), host_of(r), r.get("provenance") or {}],
-                         sort_keys=True) for r in rows}):
+    lines += [
+        "## Provenance",
+        "",
+        "Per call and host: the code's commit, whether its tree had uncommitted changes, "
+        "the package versions, and whether this was recorded at run time or backfilled later.",
+        "",
+        "| call | host | commit | uncommitted changes | versions | recorded |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in sorted(
+        {json.dumps([r.get("call", "-"), host_of(r), r.get("provenance") or {}], sort_keys=True) for r in rows}
+    ):
         call, host, p = json.loads(entry)
-        lines.append("| {} | {} | {} | {} | {} | {} |".format(
-            call, host, (p.get("commit") or "-")[:10], {True: "yes", False: "no"}.get(p.get("dirty"), "unknown"),
-            ", ".join("{} {}".format(k, v) for k, v in (p.get("versions") or {}).items() if v),
-            "backfilled (see the rows' notes)" if "backfilled" in p.get("note", "") else "at run time"))
+        lines.append(
+            "| {} | {} | {} | {} | {} | {} |".format(
+                call,
+                host,
+                (p.get("commit") or "-")[:10],
+                {True: "yes", False: "no"}.get(p.get("dirty"), "unknown"),
+                ", ".join("{} {}".format(k, v) for k, v in (p.get("versions") or {}).items() if v),
+                "backfilled (see the rows' notes)" if "backfilled" in p.get("note", "") else "at run time",
+            )
+        )
     lines += ["", "## Rows", "", "| key | call | status / notes |", "| --- | --- | --- |"]
     for r in sorted(rows, key=lambda r: r["key"]):
-        lines.append("| {} | {} | {} |".format(r["key"], r.get("call", "-"), r.get("status", "ok") + (
-            "; flags " + " ".join(r["flags"]) if r.get("flags") else "") + (
-            "; memory by " + r["memory_method"] if r.get("memory_method") else "") + (
-            "; " + r["provenance"]["note"] if (r.get("provenance") or {}).get("note") else "")))
+        lines.append(
+            "| {} | {} | {} |".format(
+                r["key"],
+                r.get("call", "-"),
+                r.get("status", "ok")
+                + ("; flags " + " ".join(r["flags"]) if r.get("flags") else "")
+                + ("; memory by " + r["memory_method"] if r.get("memory_method") else "")
+                + ("; " + r["provenance"]["note"] if (r.get("provenance") or {}).get("note") else ""),
+            )
+        )
     with open(path_md, "w") as f:
         f.write("\n".join(lines) + "\n")
     draw_plots(train, ceiling, plot_dir, [r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
@@ -349,24 +493,42 @@ def startup_lines(train: List[Dict]) -> List[str]:
     ours = [r for r in train if r.get("startup")]
     if not ours:
         return []
-    lines = ["## Start-up and evaluations beside training (our scripts)", "",
-             "Seconds from process start; compile: the simulator's compilation (from the JAX cache when warm); "
-             "networks: until the networks are built (torch's first GPU allocation among it); steps/s of iterations "
-             "with an evaluation beside them against those without; training's share of the wall-clock.", "",
-             "| task | system | seed | caches | imports | envs built | compile s | networks built | training from | "
-             "first evaluation s | steps/s evaluating / not | ratio | training / wall-clock |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "## Start-up and evaluations beside training (our scripts)",
+        "",
+        "Seconds from process start; compile: the simulator's compilation (from the JAX cache when warm); "
+        "networks: until the networks are built (torch's first GPU allocation among it); steps/s of iterations "
+        "with an evaluation beside them against those without; training's share of the wall-clock.",
+        "",
+        "| task | system | seed | caches | imports | envs built | compile s | networks built | training from | "
+        "first evaluation s | steps/s evaluating / not | ratio | training / wall-clock |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in sorted(ours, key=lambda r: (r["task"], r["system"], r["seed"])):
         p, evaluating, not_evaluating = r["startup"], r.get("sps_evaluating"), r.get("sps_not_evaluating")
-        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |".format(
-            r["task"], r["system"], r["seed"], r.get("jax_cache", "-"), fmt(p.get("imports"), "{:.1f}"),
-            fmt(p.get("envs_built"), "{:.1f}"), fmt(p["simulator_compiled"] - p["envs_built"] if "envs_built" in p
-                                                    else None, "{:.1f}"), fmt(p.get("parts_built"), "{:.1f}"),
-            fmt(r.get("startup_seconds"), "{:.1f}"), fmt(r.get("first_eval_seconds"), "{:.1f}"),
-            fmt(evaluating, "{:,.0f}"), fmt(not_evaluating, "{:,.0f}"),
-            fmt(evaluating / not_evaluating if evaluating and not_evaluating else None, "{:.2f}"),
-            fmt(r["train_seconds"] / r["wall_seconds"] if r.get("train_seconds") and r.get("wall_seconds") else None,
-                "{:.2f}")))
+        lines.append(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |".format(
+                r["task"],
+                r["system"],
+                r["seed"],
+                r.get("jax_cache", "-"),
+                fmt(p.get("imports"), "{:.1f}"),
+                fmt(p.get("envs_built"), "{:.1f}"),
+                fmt(p["simulator_compiled"] - p["envs_built"] if "envs_built" in p else None, "{:.1f}"),
+                fmt(p.get("parts_built"), "{:.1f}"),
+                fmt(r.get("startup_seconds"), "{:.1f}"),
+                fmt(r.get("first_eval_seconds"), "{:.1f}"),
+                fmt(evaluating, "{:,.0f}"),
+                fmt(not_evaluating, "{:,.0f}"),
+                fmt(evaluating / not_evaluating if evaluating and not_evaluating else None, "{:.2f}"),
+                fmt(
+                    r["train_seconds"] / r["wall_seconds"]
+                    if r.get("train_seconds") and r.get("wall_seconds")
+                    else None,
+                    "{:.2f}",
+                ),
+            )
+        )
     return lines + [""]
 
 
@@ -374,28 +536,52 @@ def gpu_lines(gpus: List[Dict]) -> List[str]:
     """The gpus part: each run against the one-GPU run of its task, system and call (one machine, side by side)."""
     if not gpus:
         return []
-    lines = ["## Several GPUs (torchrun, one process per GPU)", "",
-             "Envs per GPU as given; steps and steps/s count every GPU. Each ratio is against the one-GPU run of the "
-             "same call on the same host. Evaluation as above, by rank 0 alone (the other ranks wait for it).", "",
-             "| task | system | GPUs | envs (total) | flags | host, call | steady steps/s | x 1 GPU "
-             "| seconds to target | x 1 GPU (time) | return at budget | steps | peak MiB (first GPU) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "## Several GPUs (torchrun, one process per GPU)",
+        "",
+        "Envs per GPU as given; steps and steps/s count every GPU. Each ratio is against the one-GPU run of the "
+        "same call on the same host. Evaluation as above, by rank 0 alone (the other ranks wait for it).",
+        "",
+        "| task | system | GPUs | envs (total) | flags | host, call | steady steps/s | x 1 GPU "
+        "| seconds to target | x 1 GPU (time) | return at budget | steps | peak MiB (first GPU) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in sorted(gpus, key=lambda r: (r["task"], r["system"], r.get("call", ""), r["gpus"])):
-        one = next((o for o in gpus if (o["task"], o["system"], o.get("call"), host_of(o), o.get("env_num"), o["flags"],
-                                         o["gpus"]) == (r["task"], r["system"], r.get("call"), host_of(r),
-                                                        r.get("env_num"), r["flags"], 1)), None)
+        one = next(
+            (
+                o
+                for o in gpus
+                if (o["task"], o["system"], o.get("call"), host_of(o), o.get("env_num"), o["flags"], o["gpus"])
+                == (r["task"], r["system"], r.get("call"), host_of(r), r.get("env_num"), r["flags"], 1)
+            ),
+            None,
+        )
         target = TARGETS.get(r["task"].lower())
-        t, t1 = seconds_to(r["evals"], target) if target else None, seconds_to(one["evals"], target) if (
-            target and one) else None
+        t, t1 = (
+            seconds_to(r["evals"], target) if target else None,
+            seconds_to(one["evals"], target) if (target and one) else None,
+        )
         sps, sps1 = r.get("steady_sps"), one.get("steady_sps") if one else None
-        lines.append("| {} | {} | {} | {} ({}) | {} | {}, {} | {} | {} | {} | {} | {} | {} | {} |".format(
-            r["task"], r["system"], r["gpus"], r.get("env_num"), (r.get("env_num") or 0) * r["gpus"],
-            " ".join(r["flags"]) or "-", host_of(r),
-            r.get("call", "-"), fmt(sps, "{:,.0f}"), fmt(sps / sps1 if sps and sps1 else None, "{:.2f}"),
-            "{} (target {:.0f})".format(fmt(t), target) if target else "-", fmt(t / t1 if t and t1 else None, "{:.2f}"),
-            ("{:.0f}".format(r["evals"][-1][2]) if r["evals"] else "-") + ("" if r.get("status") == "completed" else
-                                                                          " ({})".format(r.get("status"))),
-            "{:.1f}M".format(r["steps"] / 1e6), fmt(r.get("peak_gpu_mib"))))
+        lines.append(
+            "| {} | {} | {} | {} ({}) | {} | {}, {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                r["task"],
+                r["system"],
+                r["gpus"],
+                r.get("env_num"),
+                (r.get("env_num") or 0) * r["gpus"],
+                " ".join(r["flags"]) or "-",
+                host_of(r),
+                r.get("call", "-"),
+                fmt(sps, "{:,.0f}"),
+                fmt(sps / sps1 if sps and sps1 else None, "{:.2f}"),
+                "{} (target {:.0f})".format(fmt(t), target) if target else "-",
+                fmt(t / t1 if t and t1 else None, "{:.2f}"),
+                ("{:.0f}".format(r["evals"][-1][2]) if r["evals"] else "-")
+                + ("" if r.get("status") == "completed" else " ({})".format(r.get("status"))),
+                "{:.1f}M".format(r["steps"] / 1e6),
+                fmt(r.get("peak_gpu_mib")),
+            )
+        )
     return lines + [""]
 
 
@@ -406,9 +592,14 @@ def time_ratio(ours: Dict, brax: Dict, target: float) -> Optional[str]:
         # Evaluations are spaced in time, so each first crossing is late by up to one gap: say Brax's last
         # evaluation below the target too, where its gaps are long (Humanoid: ~100 s) the ratio's other bound
         before = [e[0] for e in brax["evals"] if e[0] < b]
-        return "{:.2f} ({:.0f} s / {:.0f} s{})".format(o / b, o, b, "; Brax PPO was below it at {:.0f} s: <= {:.2f}"
-                                                        .format(before[-1], o / before[-1]) if before and
-                                                        b - before[-1] > 30 else "")
+        return "{:.2f} ({:.0f} s / {:.0f} s{})".format(
+            o / b,
+            o,
+            b,
+            "; Brax PPO was below it at {:.0f} s: <= {:.2f}".format(before[-1], o / before[-1])
+            if before and b - before[-1] > 30
+            else "",
+        )
     if o and brax["evals"] and brax.get("status") != "completed":
         last = brax["evals"][-1][0]
         return "< {:.2f} ({:.0f} s / not reached by {:.0f} s, its run stopped)".format(o / last, o, last)
@@ -432,47 +623,93 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
             def speed_ratio(what: str, speeds: List[float], ceiling: Optional[float], target: str) -> None:
                 if speeds and ceiling:
                     mean = sum(speeds) / len(speeds)
-                    lines.append("| {} | {:.2f} ({:,.0f} / {:,.0f}) | {} |".format(what, mean / ceiling, mean, ceiling,
-                                                                                   target))
+                    lines.append(
+                        "| {} | {:.2f} ({:,.0f} / {:,.0f}) | {} |".format(what, mean / ceiling, mean, ceiling, target)
+                    )
 
             for host in sorted({host_of(r) for r in ours + levers}):
                 full = [r["steady_sps"] for r in ours if host_of(r) == host and r.get("steady_sps")]
-                short = [r["steady_sps"] for r in levers if host_of(r) == host and r["task"] == task
-                         and r["flags"] == ["--cudagraphs"] and r.get("steady_sps")]
+                short = [
+                    r["steady_sps"]
+                    for r in levers
+                    if host_of(r) == host
+                    and r["task"] == task
+                    and r["flags"] == ["--cudagraphs"]
+                    and r.get("steady_sps")
+                ]
                 for label, sps in (("full runs", full), ("short runs, --cudagraphs", short)):
-                    speed_ratio("{} PPO steady steps/s / torch-in-the-loop ceiling ({}, host {})".format(
-                        task, label, host), sps, ceiling_sps(task, n, "torch", host), ">= 0.75")
+                    speed_ratio(
+                        "{} PPO steady steps/s / torch-in-the-loop ceiling ({}, host {})".format(task, label, host),
+                        sps,
+                        ceiling_sps(task, n, "torch", host),
+                        ">= 0.75",
+                    )
                 # where the time goes: the rollouts alone, against the simulator through the same adapter
                 rollout = [r["rollout_sps"] for r in ours if host_of(r) == host and r.get("rollout_sps")]
                 for mode, what in (("adapter", "random actions"), ("policy", "a trained policy's actions")):
-                    speed_ratio("{} PPO rollout steps/s (its rollouts alone, update excluded) / adapter with {} (host "
-                                "{})".format(task, what, host), rollout, ceiling_sps(task, n, mode, host),
-                                "(for reference)")
+                    speed_ratio(
+                        "{} PPO rollout steps/s (its rollouts alone, update excluded) / adapter with {} (host "
+                        "{})".format(task, what, host),
+                        rollout,
+                        ceiling_sps(task, n, mode, host),
+                        "(for reference)",
+                    )
                 # not the issue's target: the same ratio in the states training visits
-                speed_ratio("{} PPO steady steps/s / adapter ceiling with a trained policy's actions (full runs, host "
-                            "{})".format(task, host), full, ceiling_sps(task, n, "policy", host), "(for reference)")
+                speed_ratio(
+                    "{} PPO steady steps/s / adapter ceiling with a trained policy's actions (full runs, host "
+                    "{})".format(task, host),
+                    full,
+                    ceiling_sps(task, n, "policy", host),
+                    "(for reference)",
+                )
             peaks = [r["peak_gpu_mib"] for r in ours if r.get("peak_gpu_mib")]
             if peaks:
                 lines.append("| {} PPO peak GPU memory | {:.2f} GiB | < 8 GiB |".format(task, max(peaks) / 1024))
         if ours and brax and target:
             pairs = [(o, b) for o in ours for b in brax if o["seed"] == b["seed"] and host_of(o) == host_of(b)]
-            exact = [seconds_to(o["evals"], target) / seconds_to(b["evals"], target) for o, b in pairs
-                     if seconds_to(o["evals"], target) and seconds_to(b["evals"], target)]
-            lines.append("| {} seconds to return {:.0f}, PPO / Brax PPO (runs of one seed on one host) | {}{} | "
-                         "<= 0.8 (aim 0.5) |".format(task, target, "; ".join(
-                             "seed {} on {}: {}".format(o["seed"], host_of(o), time_ratio(o, b, target))
-                             for o, b in pairs) or "no pair measured on one machine",
-                             "; mean of the {} exact ones {:.2f}".format(len(exact), sum(exact) / len(exact))
-                             if len(exact) > 1 else ""))
-            o_final = [r["evals"][-1][2] for r in best if r["task"] == task and r["system"] == "ppo_isaac"
-                       and r["evals"] and r.get("status") == "completed"]
-            b_final = [r["evals"][-1][2] for r in best if r["task"] == task and r["system"] == "brax_ppo"
-                       and r["evals"] and r.get("status") == "completed"]
-            lines.append("| {} final return at the step budget, PPO / Brax PPO (means over seeds) | {} | >= 1 |".format(
-                task, "{:.2f} ({:.0f} / {:.0f}; {} and {} runs)".format(
-                    sum(o_final) / sum(b_final) * len(b_final) / len(o_final), sum(o_final) / len(o_final),
-                    sum(b_final) / len(b_final), len(o_final), len(b_final))
-                if o_final and b_final else "not measured: a run stopped before its budget"))
+            exact = [
+                seconds_to(o["evals"], target) / seconds_to(b["evals"], target)
+                for o, b in pairs
+                if seconds_to(o["evals"], target) and seconds_to(b["evals"], target)
+            ]
+            lines.append(
+                "| {} seconds to return {:.0f}, PPO / Brax PPO (runs of one seed on one host) | {}{} | "
+                "<= 0.8 (aim 0.5) |".format(
+                    task,
+                    target,
+                    "; ".join(
+                        "seed {} on {}: {}".format(o["seed"], host_of(o), time_ratio(o, b, target)) for o, b in pairs
+                    )
+                    or "no pair measured on one machine",
+                    "; mean of the {} exact ones {:.2f}".format(len(exact), sum(exact) / len(exact))
+                    if len(exact) > 1
+                    else "",
+                )
+            )
+            o_final = [
+                r["evals"][-1][2]
+                for r in best
+                if r["task"] == task and r["system"] == "ppo_isaac" and r["evals"] and r.get("status") == "completed"
+            ]
+            b_final = [
+                r["evals"][-1][2]
+                for r in best
+                if r["task"] == task and r["system"] == "brax_ppo" and r["evals"] and r.get("status") == "completed"
+            ]
+            lines.append(
+                "| {} final return at the step budget, PPO / Brax PPO (means over seeds) | {} | >= 1 |".format(
+                    task,
+                    "{:.2f} ({:.0f} / {:.0f}; {} and {} runs)".format(
+                        sum(o_final) / sum(b_final) * len(b_final) / len(o_final),
+                        sum(o_final) / len(o_final),
+                        sum(b_final) / len(b_final),
+                        len(o_final),
+                        len(b_final),
+                    )
+                    if o_final and b_final
+                    else "not measured: a run stopped before its budget",
+                )
+            )
     return lines + [""]
 
 
@@ -486,37 +723,82 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
     panels = []  # learning curves: one panel per task, one line per run, one legend entry per system
     for task in sorted({r["task"] for r in train}):
         runs = sorted((r for r in train if r["task"] == task and r["evals"]), key=lambda r: r["system"])
-        panels.append(("{} (one line per run)".format(task), task, [
-            (r["system"] if all(o["system"] != r["system"] for o in runs[:i]) else None, colors.get(r["system"]),
-             r["evals"]) for i, r in enumerate(runs)]))
+        panels.append(
+            (
+                "{} (one line per run)".format(task),
+                task,
+                [
+                    (
+                        r["system"] if all(o["system"] != r["system"] for o in runs[:i]) else None,
+                        colors.get(r["system"]),
+                        r["evals"],
+                    )
+                    for i, r in enumerate(runs)
+                ],
+            )
+        )
     if panels:
         return_curves(plt, panels, os.path.join(plot_dir, "learning_curves.png"))
     if ceiling or gpus:
         fig, ax = plt.subplots(figsize=(9, 4.5))
-        names = {"jit": "jitted loop", "torch": "torch in the loop", "adapter": "isaac_env adapter",
-                 "policy": "adapter, trained policy"}
+        names = {
+            "jit": "jitted loop",
+            "torch": "torch in the loop",
+            "adapter": "isaac_env adapter",
+            "policy": "adapter, trained policy",
+        }
         mode_colors = {"jit": "tab:purple", "torch": "tab:orange", "adapter": "tab:green", "policy": "tab:cyan"}
         hosts = sorted({host_of(r) for r in ceiling})
         markers = dict(zip(hosts, "os^Dv<>p"))  # colour: the mode; marker: the machine
-        for (task, mode, host) in sorted({(r["task"], r["mode"], host_of(r)) for r in ceiling}):
-            pts = sorted((r["env_num"], r["steps_per_second"]) for r in ceiling
-                         if (r["task"], r["mode"], host_of(r)) == (task, mode, host))
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers.get(host, "o"), color=mode_colors[mode],
-                    alpha=0.8, label="{} {}{}".format(task, names[mode], " ({})".format(host) if len(hosts) > 1 else ""))
+        for task, mode, host in sorted({(r["task"], r["mode"], host_of(r)) for r in ceiling}):
+            pts = sorted(
+                (r["env_num"], r["steps_per_second"])
+                for r in ceiling
+                if (r["task"], r["mode"], host_of(r)) == (task, mode, host)
+            )
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                marker=markers.get(host, "o"),
+                color=mode_colors[mode],
+                alpha=0.8,
+                label="{} {}{}".format(task, names[mode], " ({})".format(host) if len(hosts) > 1 else ""),
+            )
         ceiling_tasks = {r["task"].lower() for r in ceiling}
-        ours = [r for r in train if r["system"] == "ppo_isaac" and r.get("steady_sps") and r["task"].lower()
-                in ceiling_tasks]
+        ours = [
+            r
+            for r in train
+            if r["system"] == "ppo_isaac" and r.get("steady_sps") and r["task"].lower() in ceiling_tasks
+        ]
         if ours:
-            ax.scatter([r["env_num"] for r in ours], [r["steady_sps"] for r in ours], marker="*", s=90,
-                       color="black", zorder=3, label="ppo_isaac.py training, {} (steady)".format(
-                           "/".join(sorted({r["task"] for r in ours}))))
+            ax.scatter(
+                [r["env_num"] for r in ours],
+                [r["steady_sps"] for r in ours],
+                marker="*",
+                s=90,
+                color="black",
+                zorder=3,
+                label="ppo_isaac.py training, {} (steady)".format("/".join(sorted({r["task"] for r in ours}))),
+            )
         several = [r for r in gpus if r["system"] == "ppo_isaac" and r.get("steady_sps") and r["gpus"] > 1]
         for n in sorted({r["gpus"] for r in several}):  # all GPUs' envs and steps together
             pts = [r for r in several if r["gpus"] == n]
-            ax.scatter([r["env_num"] * n for r in pts], [r["steady_sps"] for r in pts], marker="${}$".format(n), s=90,
-                       color="black", zorder=3, label="ppo_isaac.py on {} GPUs (total envs, steady)".format(n))
-        ax.set(xscale="log", yscale="log", xlabel="parallel envs", ylabel="env steps per second",
-               title="Simulator steps/s against env count")
+            ax.scatter(
+                [r["env_num"] * n for r in pts],
+                [r["steady_sps"] for r in pts],
+                marker="${}$".format(n),
+                s=90,
+                color="black",
+                zorder=3,
+                label="ppo_isaac.py on {} GPUs (total envs, steady)".format(n),
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="parallel envs",
+            ylabel="env steps per second",
+            title="Simulator steps/s against env count",
+        )
         ax.grid(alpha=0.3, which="both")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -525,11 +807,25 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
         plt.close(fig)
     panels = []  # by GPU count: one panel per task and script, one line per run
     for task, system in sorted({(r["task"], r["system"]) for r in gpus if r["evals"]}):
-        runs = sorted((r for r in gpus if (r["task"], r["system"]) == (task, system) and r["evals"]),
-                      key=lambda r: r["gpus"])
-        panels.append(("{} {}".format(task, system), task, [("{} GPU{} x {} envs {} ({})".format(
-            r["gpus"], "s" if r["gpus"] > 1 else "", r["env_num"], " ".join(r["flags"]), host_of(r)), None, r["evals"])
-            for r in runs]))
+        runs = sorted(
+            (r for r in gpus if (r["task"], r["system"]) == (task, system) and r["evals"]), key=lambda r: r["gpus"]
+        )
+        panels.append(
+            (
+                "{} {}".format(task, system),
+                task,
+                [
+                    (
+                        "{} GPU{} x {} envs {} ({})".format(
+                            r["gpus"], "s" if r["gpus"] > 1 else "", r["env_num"], " ".join(r["flags"]), host_of(r)
+                        ),
+                        None,
+                        r["evals"],
+                    )
+                    for r in runs
+                ],
+            )
+        )
     if panels:
         return_curves(plt, panels, os.path.join(plot_dir, "gpus.png"))
 
@@ -555,8 +851,11 @@ def return_curves(plt, panels: List, path: str) -> None:
 def machine_info(device: str) -> Dict:
     import torch
 
-    gpu = torch.cuda.get_device_name(0) if device != "cpu" and torch.cuda.is_available() else "CPU " + (
-        platform.processor() or platform.machine())
+    gpu = (
+        torch.cuda.get_device_name(0)
+        if device != "cpu" and torch.cuda.is_available()
+        else "CPU " + (platform.processor() or platform.machine())
+    )
     versions = {"python": platform.python_version(), "torch": torch.__version__}
     for module in ("jax", "brax", "mujoco"):
         try:
@@ -567,56 +866,101 @@ def machine_info(device: str) -> Dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--parts", nargs="+", default=["ceiling", "scaling", "levers", "ppo", "sac", "brax"],
-                        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax", "gpus"])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["ceiling", "scaling", "levers", "ppo", "sac", "brax"],
+        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax", "gpus"],
+    )
     parser.add_argument("--tasks", nargs="+", default=["Ant", "Humanoid"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--env-num", type=int, default=4096, help="envs for ceiling, ppo and sac")
     parser.add_argument("--scaling-env-nums", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
-    parser.add_argument("--ppo-flags", default="",
-                        help="extra ppo_isaac.py flags for the ppo part; pass as --ppo-flags='--a --b' (with =)")
+    parser.add_argument(
+        "--ppo-flags",
+        default="",
+        help="extra ppo_isaac.py flags for the ppo part; pass as --ppo-flags='--a --b' (with =)",
+    )
     parser.add_argument("--sac-flags", default="", help="extra sac_isaac.py flags for the sac part")
     parser.add_argument("--script", default=None, help="another copy of the part's script (e.g. an older version)")
     parser.add_argument("--label", default="", help="appended to the system's name in rows and keys (e.g. ' old')")
-    parser.add_argument("--jax-cache", default="cold", choices=["cold", "warm"],
-                        help="training runs' compilation caches: emptied first, or as the last cold run left them")
-    parser.add_argument("--cache-root", default=os.path.join(tempfile.gettempdir(), "ppo_isaac-bench-caches"),
-                        help="folder of the caches, one per system and task")
-    parser.add_argument("--skip-done", action="store_true",
-                        help="skip training runs that the results file already has a finished row of (any host)")
+    parser.add_argument(
+        "--jax-cache",
+        default="cold",
+        choices=["cold", "warm"],
+        help="training runs' compilation caches: emptied first, or as the last cold run left them",
+    )
+    parser.add_argument(
+        "--cache-root",
+        default=os.path.join(tempfile.gettempdir(), "ppo_isaac-bench-caches"),
+        help="folder of the caches, one per system and task",
+    )
+    parser.add_argument(
+        "--skip-done",
+        action="store_true",
+        help="skip training runs that the results file already has a finished row of (any host)",
+    )
     parser.add_argument("--sac-seconds", type=float, default=300.0, help="wall-clock cap of each SAC run")
     parser.add_argument("--brax-seconds", type=float, default=1200.0, help="wall-clock cap of each Brax PPO run")
     parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     parser.add_argument("--gpu-counts", type=int, nargs="+", default=[1, 2], help="GPU counts of the gpus part")
-    parser.add_argument("--call", default=None, help="this invocation's label (default: its start, to the minute); "
-                        "runners side by side on one machine share one, so that their rows are compared")
-    parser.add_argument("--gpu-systems", nargs="+", default=["ppo"], choices=["ppo", "sac"],
-                        help="scripts of the gpus part (its first --seeds seed)")
+    parser.add_argument(
+        "--call",
+        default=None,
+        help="this invocation's label (default: its start, to the minute); "
+        "runners side by side on one machine share one, so that their rows are compared",
+    )
+    parser.add_argument(
+        "--gpu-systems",
+        nargs="+",
+        default=["ppo"],
+        choices=["ppo", "sac"],
+        help="scripts of the gpus part (its first --seeds seed)",
+    )
     parser.add_argument("--levers-timesteps", type=int, default=8_000_000)
     parser.add_argument("--eval-gap", type=float, default=15.0, help="seconds between our scripts' evaluations")
-    parser.add_argument("--eval-envs", type=int, default=128,
-                        help="our scripts' evaluation envs, one episode each (128: as Brax evaluates)")
+    parser.add_argument(
+        "--eval-envs",
+        type=int,
+        default=128,
+        help="our scripts' evaluation envs, one episode each (128: as Brax evaluates)",
+    )
     parser.add_argument("--max-seconds", type=float, default=1200.0, help="cap of any one process")
-    parser.add_argument("--ceiling-seconds", type=float, default=15.0,
-                        help="timed seconds per ceiling measurement: MJX's speed swings over seconds (one Ant PPO run's "
-                        "per-iteration steps/s moved between about 570k and 770k); the results of 2026-11-25 were "
-                        "timed over 3 s")
+    parser.add_argument(
+        "--ceiling-seconds",
+        type=float,
+        default=15.0,
+        help="timed seconds per ceiling measurement: MJX's speed swings over seconds (one Ant PPO run's "
+        "per-iteration steps/s moved between about 570k and 770k); the results of 2026-11-25 were "
+        "timed over 3 s",
+    )
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for the smoke test")
     parser.add_argument("--total-timesteps", type=int, default=None, help="override every training budget (smoke test)")
     parser.add_argument("--episode-length", type=int, default=None, help="override every episode limit (smoke test)")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     parser.add_argument("--runs-root", default=ROOT, help="our scripts write their runs to <this>/runs/<name>")
     parser.add_argument("--name", default=None, help="results file stem (default: <date>-<gpu>)")
-    parser.add_argument("--ceiling-modes", nargs="+", default=["jit", "torch", "adapter"],
-                        choices=["jit", "torch", "adapter", "policy"])
-    parser.add_argument("--ceiling-policy", default=None, metavar="CHECKPOINT",
-                        help="a trained ppo_isaac.py checkpoint of the task: with --ceiling-modes policy, the ceiling "
-                             "part also steps the adapter with that policy's actions")
-    parser.add_argument("--merge", nargs="+", default=[], metavar="JSON",
-                        help="also take the rows of these results files (pieces of one benchmark, same GPU model; "
-                             "rows keep their host)")
+    parser.add_argument(
+        "--ceiling-modes", nargs="+", default=["jit", "torch", "adapter"], choices=["jit", "torch", "adapter", "policy"]
+    )
+    parser.add_argument(
+        "--ceiling-policy",
+        default=None,
+        metavar="CHECKPOINT",
+        help="a trained ppo_isaac.py checkpoint of the task: with --ceiling-modes policy, the ceiling "
+        "part also steps the adapter with that policy's actions",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="also take the rows of these results files (pieces of one benchmark, same GPU model; "
+        "rows keep their host)",
+    )
     parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
     a = parser.parse_args()
     a.row_label = a.label + (" warm" if a.jax_cache == "warm" else "")
@@ -628,8 +972,9 @@ def main() -> None:
         parser.error("--ceiling-modes policy needs --ceiling-policy CHECKPOINT")
 
     machine = machine_info(a.device)
-    name = a.name or "{}-{}".format(datetime.date.today().isoformat(),
-                                    "".join(c if c.isalnum() else "-" for c in machine["gpu"]).strip("-").lower())
+    name = a.name or "{}-{}".format(
+        datetime.date.today().isoformat(), "".join(c if c.isalnum() else "-" for c in machine["gpu"]).strip("-").lower()
+    )
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, name + ".json")
     results = {"machine": machine, "rows": {}}
@@ -653,8 +998,11 @@ def main() -> None:
         with open(other) as f:
             piece = json.load(f)
         if piece["machine"]["gpu"] != results["machine"]["gpu"]:
-            sys.exit("run.py: {} was measured on {}, not {}".format(other, piece["machine"]["gpu"],
-                                                                   results["machine"]["gpu"]))
+            sys.exit(
+                "run.py: {} was measured on {}, not {}".format(
+                    other, piece["machine"]["gpu"], results["machine"]["gpu"]
+                )
+            )
         results["rows"].update(piece["rows"])
     if a.report_only:
         save([])
@@ -670,43 +1018,94 @@ def main() -> None:
             if part == "ceiling":
                 jobs += [lambda task=task: ceiling_rows(a, task, [a.env_num], a.ceiling_modes, tmp) for task in a.tasks]
             elif part == "scaling":
-                jobs.append(lambda: ceiling_rows(a, a.tasks[0], [n for n in a.scaling_env_nums if n != a.env_num],
-                                                 [m for m in a.ceiling_modes if m in ("jit", "torch")], tmp))
+                jobs.append(
+                    lambda: ceiling_rows(
+                        a,
+                        a.tasks[0],
+                        [n for n in a.scaling_env_nums if n != a.env_num],
+                        [m for m in a.ceiling_modes if m in ("jit", "torch")],
+                        tmp,
+                    )
+                )
             elif part == "gpus":
                 for system in a.gpu_systems:
                     script = {"ppo": "ppo_isaac", "sac": "sac_isaac"}[system]
                     flags = (a.ppo_flags if system == "ppo" else a.sac_flags).split() + budget
                     cap = a.sac_seconds if system == "sac" else a.max_seconds
-                    jobs += [lambda script=script, task=task, n=n, flags=flags, cap=cap: [dict(training_row(
-                        a, script, task, a.seeds[0], flags, tmp, "gpus/{}/{}/{}x{}{}".format(
-                            script, task, n, a.env_num, "".join(" " + f for f in flags)), cap, gpus=n),
-                        part="gpus")] for task in a.tasks for n in a.gpu_counts]
+                    jobs += [
+                        lambda script=script, task=task, n=n, flags=flags, cap=cap: [
+                            dict(
+                                training_row(
+                                    a,
+                                    script,
+                                    task,
+                                    a.seeds[0],
+                                    flags,
+                                    tmp,
+                                    "gpus/{}/{}/{}x{}{}".format(
+                                        script, task, n, a.env_num, "".join(" " + f for f in flags)
+                                    ),
+                                    cap,
+                                    gpus=n,
+                                ),
+                                part="gpus",
+                            )
+                        ]
+                        for task in a.tasks
+                        for n in a.gpu_counts
+                    ]
             elif part == "levers":
                 for label in a.levers:
                     if a.device == "cpu" and label != "eager":
                         continue  # the fast paths are GPU-only
-                    extra = LEVERS[label] + ["--total-timesteps", str(a.total_timesteps or a.levers_timesteps),
-                                             "--eval-env-num", "0", "--eval-gap", "1e9"] + budget[2:]
-                    jobs.append(lambda label=label, extra=extra: [dict(training_row(
-                        a, "ppo_isaac", a.tasks[0], 0, extra, tmp, "levers/" + label, a.max_seconds),
-                        part="levers", flags=LEVERS[label])])
+                    extra = (
+                        LEVERS[label]
+                        + [
+                            "--total-timesteps",
+                            str(a.total_timesteps or a.levers_timesteps),
+                            "--eval-env-num",
+                            "0",
+                            "--eval-gap",
+                            "1e9",
+                        ]
+                        + budget[2:]
+                    )
+                    jobs.append(
+                        lambda label=label, extra=extra: [
+                            dict(
+                                training_row(
+                                    a, "ppo_isaac", a.tasks[0], 0, extra, tmp, "levers/" + label, a.max_seconds
+                                ),
+                                part="levers",
+                                flags=LEVERS[label],
+                            )
+                        ]
+                    )
             else:
                 system = {"ppo": "ppo_isaac", "sac": "sac_isaac", "brax": "brax_ppo"}[part]
                 if system == "brax_ppo":  # its own settings, unless the smoke test shrinks them
-                    flags = ["--num-timesteps", str(a.total_timesteps), "--num-envs", str(a.env_num),
-                             "--num-evals", "2"] if a.total_timesteps else []
+                    flags = (
+                        ["--num-timesteps", str(a.total_timesteps), "--num-envs", str(a.env_num), "--num-evals", "2"]
+                        if a.total_timesteps
+                        else []
+                    )
                     flags += ["--episode-length", str(a.episode_length)] if a.episode_length else []
                 else:
                     flags = (a.ppo_flags if part == "ppo" else a.sac_flags).split() + budget
                 cap = {"sac": a.sac_seconds, "brax": a.brax_seconds}.get(part, a.max_seconds)
                 for task, seed in [(task, seed) for task in a.tasks for seed in a.seeds]:
                     key = "train/{}{}/{}/{}".format(system, a.row_label, task, seed)
-                    if a.skip_done and any(k.split("@")[0] == key and not r.get("status", "failed").startswith(
-                            "failed") for k, r in results["rows"].items()):
+                    if a.skip_done and any(
+                        k.split("@")[0] == key and not r.get("status", "failed").startswith("failed")
+                        for k, r in results["rows"].items()
+                    ):
                         print("skipped, already in the results: " + key, flush=True)
                         continue
-                    jobs.append(lambda system=system, task=task, seed=seed, flags=flags, cap=cap, key=key: [
-                        training_row(a, system, task, seed, flags, tmp, key, cap)])
+                    jobs.append(
+                        lambda system=system, task=task, seed=seed, flags=flags, cap=cap, key=key: [
+                            training_row(a, system, task, seed, flags, tmp, key, cap)
+                        ]
+                    )
         for job in jobs:
             save(job())
             if STOP["requested"]:

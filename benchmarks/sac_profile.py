@@ -6,13 +6,15 @@ listed too; on the Brax tasks JAX's simulator kernels as well (the profiler sees
     python benchmarks/sac_profile.py OUT.txt --env-name Humanoid --cudagraphs --eval-gap 1e9 --total-timesteps 1441792
     FIRST=8 COUNT=2 (the defaults); the run must last past FIRST + COUNT iterations.
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import sac_isaac  # noqa: E402
 import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+import sac_isaac  # noqa: E402
 
 FIRST, COUNT = int(os.environ.get("FIRST", 8)), int(os.environ.get("COUNT", 2))
 

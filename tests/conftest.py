@@ -1,5 +1,6 @@
 """Shared set-up. The fake Isaac Gym goes on sys.path and is imported before torch, as the real one demands, so
 that in-process tests can build it; subprocess tests choose for themselves whether it is there."""
+
 import os
 import subprocess
 import sys
@@ -14,7 +15,6 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettemp
 
 import isaacgym  # noqa: E402,F401  (the fake, before torch)
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 
 def pytest_configure(config):
@@ -30,8 +30,14 @@ def run_ppo(*args, cwd, fake_isaacgym=False, extra_path=(), extra_env=None, time
     env["PYTHONPATH"] = os.pathsep.join(path + [ROOT])
     env["PYTHONUNBUFFERED"] = "1"
     target = script if os.path.isabs(script) else os.path.join(ROOT, script)
-    return subprocess.run([sys.executable, target] + [str(a) for a in args], cwd=str(cwd), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, target] + [str(a) for a in args],
+        cwd=str(cwd),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +51,9 @@ def brax_env():
 
 @pytest.fixture(scope="session")
 def isaac_fake_env():
-    import isaac_env
     import isaacgymenvs
+
+    import isaac_env
 
     isaacgymenvs._clear()
     isaac_env.IsaacGymEnv.made.clear()

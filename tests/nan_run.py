@@ -1,6 +1,7 @@
 """Run NAN_SCRIPT (ppo_isaac.py or sac_isaac.py) through its command line with the Pendulum task poisoned from a
 given env step on: NAN_AT_STEP (the step at which NaN appears) and NAN_IN ("obs" or "reward"). Used by the
 NaN-guard tests."""
+
 import os
 import runpy
 import sys

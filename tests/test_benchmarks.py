@@ -1,12 +1,12 @@
 """benchmarks/: a CPU smoke test of the whole runner at tiny sizes (no timing is checked: CI has no GPU), and the
 report's arithmetic on hand-made rows."""
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -19,12 +19,44 @@ def smoke(tmp_path_factory):
     a CPU, too long for CI: its part runs only on the GPU; its rows' report is checked on hand-made rows below.)
     Nothing is written into the checkout."""
     out = tmp_path_factory.mktemp("bench")
-    cmd = [sys.executable, "benchmarks/run.py", "--parts", "ceiling", "ppo", "--tasks", "inverted_pendulum", "--seeds",
-           "0", "--env-num", "4", "--device", "cpu", "--total-timesteps", "640", "--episode-length", "50",
-           "--ceiling-seconds", "0.2", "--ceiling-modes", "jit", "torch", "--ppo-flags=", "--eval-gap", "1000",
-           "--eval-envs", "4", "--out", str(out), "--runs-root", str(out), "--name", "smoke"]
-    result = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                            timeout=600)
+    cmd = [
+        sys.executable,
+        "benchmarks/run.py",
+        "--parts",
+        "ceiling",
+        "ppo",
+        "--tasks",
+        "inverted_pendulum",
+        "--seeds",
+        "0",
+        "--env-num",
+        "4",
+        "--device",
+        "cpu",
+        "--total-timesteps",
+        "640",
+        "--episode-length",
+        "50",
+        "--ceiling-seconds",
+        "0.2",
+        "--ceiling-modes",
+        "jit",
+        "torch",
+        "--ppo-flags=",
+        "--eval-gap",
+        "1000",
+        "--eval-envs",
+        "4",
+        "--out",
+        str(out),
+        "--runs-root",
+        str(out),
+        "--name",
+        "smoke",
+    ]
+    result = subprocess.run(
+        cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(os.path.join(str(out), "smoke.json")) as f:
         return out, json.load(f), result.stdout
@@ -64,9 +96,23 @@ def test_smoke_writes_report_and_plots(smoke):
 def test_ceiling_steps_a_trained_policy(smoke):
     out, results, _ = smoke
     run_name = next(r for r in results["rows"].values() if r.get("system") == "ppo_isaac")["log"][:-4]
-    cmd = [sys.executable, "benchmarks/ceiling.py", "--task", "inverted_pendulum", "--env-nums", "4", "--modes",
-           "adapter", "policy", "--policy", os.path.join(str(out), "runs", run_name, "checkpoint.pt"), "--seconds", "0.2",
-           "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "benchmarks/ceiling.py",
+        "--task",
+        "inverted_pendulum",
+        "--env-nums",
+        "4",
+        "--modes",
+        "adapter",
+        "policy",
+        "--policy",
+        os.path.join(str(out), "runs", run_name, "checkpoint.pt"),
+        "--seconds",
+        "0.2",
+        "--device",
+        "cpu",
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     modes = [json.loads(line)["mode"] for line in result.stdout.splitlines() if line.startswith("{")]
@@ -76,25 +122,54 @@ def test_ceiling_steps_a_trained_policy(smoke):
 def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
     """`timeout -s INT` (or Ctrl-C) signals the whole process group; the training script must get SIGINT once,
     or it stops at once without its summary."""
-    child = ("import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
-             "time.sleep(4)\nprint('sigints', len(count))")
-    driver = ("import sys; sys.path.insert(0, 'benchmarks'); import run\n"
-              "r = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
-              "print('stop', run.STOP['requested'], 'exit', r['returncode'])").format(child, str(tmp_path / "c.log"))
-    result = subprocess.run(["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    child = (
+        "import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
+        "time.sleep(4)\nprint('sigints', len(count))"
+    )
+    driver = (
+        "import sys; sys.path.insert(0, 'benchmarks'); import run\n"
+        "r = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
+        "print('stop', run.STOP['requested'], 'exit', r['returncode'])"
+    ).format(child, str(tmp_path / "c.log"))
+    result = subprocess.run(
+        ["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "stop True exit 0" in result.stdout, result.stdout + result.stderr
     assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
 
 
 def row(system, seed, evals, status="completed", task="Ant", host="gpu-1", **extra):
-    return dict(key="train/{}/{}/{}@{}".format(system, task, seed, host), part="train", system=system, task=task,
-                seed=seed, evals=evals, status=status, env_num=4096, steps=evals[-1][1], flags=[], host=host, **extra)
+    return dict(
+        key="train/{}/{}/{}@{}".format(system, task, seed, host),
+        part="train",
+        system=system,
+        task=task,
+        seed=seed,
+        evals=evals,
+        status=status,
+        env_num=4096,
+        steps=evals[-1][1],
+        flags=[],
+        host=host,
+        **extra,
+    )
 
 
 def ceiling_row(mode, sps, host="gpu-1"):
-    return dict(key="ceiling/ant/4096/{}@{}".format(mode, host), part="ceiling", task="ant", env_num=4096, mode=mode,
-                steps_per_second=sps, compile_seconds=15, host=host)
+    return dict(
+        key="ceiling/ant/4096/{}@{}".format(mode, host),
+        part="ceiling",
+        task="ant",
+        env_num=4096,
+        mode=mode,
+        steps_per_second=sps,
+        compile_seconds=15,
+        host=host,
+    )
 
 
 def render(tmp_path, rows):
@@ -104,15 +179,26 @@ def render(tmp_path, rows):
 
 
 def test_report_ratios(tmp_path):
-    rows = [row("ppo_isaac", 0, [[50, 1, 1000], [90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0,
-                peak_gpu_mib=3072.0),
-            row("brax_ppo", 0, [[60, 1, 10], [180, 2, 3000], [200, 50_000_000, 4000]], steady_sps=900_000.0),
-            ceiling_row("torch", 800_000.0), ceiling_row("policy", 640_000.0), ceiling_row("adapter", 900_000.0)]
+    rows = [
+        row(
+            "ppo_isaac",
+            0,
+            [[50, 1, 1000], [90, 2, 3100], [150, 50_000_000, 5000]],
+            steady_sps=600_000.0,
+            peak_gpu_mib=3072.0,
+        ),
+        row("brax_ppo", 0, [[60, 1, 10], [180, 2, 3000], [200, 50_000_000, 4000]], steady_sps=900_000.0),
+        ceiling_row("torch", 800_000.0),
+        ceiling_row("policy", 640_000.0),
+        ceiling_row("adapter", 900_000.0),
+    ]
     rows[0]["rollout_sps"] = 720_000.0
     md = render(tmp_path, rows)
     # Brax's evaluation before its crossing came 120 s earlier: the ratio's other bound is given too
-    assert ("| Ant seconds to return 3000, PPO / Brax PPO (runs of one seed on one host) | seed 0 on gpu-1: 0.50 "
-            "(90 s / 180 s; Brax PPO was below it at 60 s: <= 1.50) |") in md
+    assert (
+        "| Ant seconds to return 3000, PPO / Brax PPO (runs of one seed on one host) | seed 0 on gpu-1: 0.50 "
+        "(90 s / 180 s; Brax PPO was below it at 60 s: <= 1.50) |"
+    ) in md
     assert "| 1.25 (5000 / 4000; 1 and 1 runs) | >= 1 |" in md
     assert "(full runs, host gpu-1) | 0.75 (600,000 / 800,000) | >= 0.75 |" in md
     assert "trained policy's actions (full runs, host gpu-1) | 0.94 (600,000 / 640,000)" in md
@@ -123,20 +209,24 @@ def test_report_ratios(tmp_path):
 
 def test_report_keeps_the_first_completed_run_of_a_seed(tmp_path):
     """A luckier rerun of a seed does not replace its result; a completed run replaces a stopped one."""
-    rows = [row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]], call="2026-01-01T10:00"),
-            row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 9000]], host="gpu-2", call="2026-01-01T12:00"),
-            row("brax_ppo", 0, [[180, 2, 3000]], status="stopped at 190 s", call="2026-01-01T09:00"),
-            row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2", call="2026-01-01T11:00")]
+    rows = [
+        row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]], call="2026-01-01T10:00"),
+        row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 9000]], host="gpu-2", call="2026-01-01T12:00"),
+        row("brax_ppo", 0, [[180, 2, 3000]], status="stopped at 190 s", call="2026-01-01T09:00"),
+        row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2", call="2026-01-01T11:00"),
+    ]
     md = render(tmp_path, rows)
     assert "| 1.25 (5000 / 4000; 1 and 1 runs) | >= 1 |" in md
 
 
 def test_report_compares_speeds_only_within_one_host(tmp_path):
-    rows = [row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0),
-            row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2"),
-            row("ppo_isaac", 1, [[100, 2, 3100], [160, 50_000_000, 6000]], host="gpu-2", steady_sps=500_000.0),
-            row("brax_ppo", 1, [[200, 2, 3000], [210, 50_000_000, 4000]], host="gpu-2"),
-            ceiling_row("torch", 800_000.0, host="gpu-2")]
+    rows = [
+        row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]], steady_sps=600_000.0),
+        row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2"),
+        row("ppo_isaac", 1, [[100, 2, 3100], [160, 50_000_000, 6000]], host="gpu-2", steady_sps=500_000.0),
+        row("brax_ppo", 1, [[200, 2, 3000], [210, 50_000_000, 4000]], host="gpu-2"),
+        ceiling_row("torch", 800_000.0, host="gpu-2"),
+    ]
     md = render(tmp_path, rows)
     # seed 0 ran on two hosts: no time ratio for it; the ceiling of gpu-2 is used for gpu-2's run only
     assert "| seed 1 on gpu-2: 0.50 (100 s / 200 s) |" in md
@@ -147,8 +237,10 @@ def test_report_compares_speeds_only_within_one_host(tmp_path):
 
 
 def test_report_never_calls_a_stopped_run_final(tmp_path):
-    rows = [row("ppo_isaac", 0, [[50, 1, 1000], [100, 9, 7000]], task="Humanoid", status="interrupted"),
-            row("brax_ppo", 0, [[70, 1, 80], [150, 9, 900]], task="Humanoid", status="stopped at 160 s")]
+    rows = [
+        row("ppo_isaac", 0, [[50, 1, 1000], [100, 9, 7000]], task="Humanoid", status="interrupted"),
+        row("brax_ppo", 0, [[70, 1, 80], [150, 9, 900]], task="Humanoid", status="stopped at 160 s"),
+    ]
     md = render(tmp_path, rows)
     assert "seed 0 on gpu-1: < 0.67 (100 s / not reached by 150 s, its run stopped)" in md
     assert "not measured: a run stopped before its budget" in md
@@ -158,18 +250,21 @@ def test_report_never_calls_a_stopped_run_final(tmp_path):
 def test_report_compares_gpu_counts_within_one_call(tmp_path):
     def gpu_row(n, evals, sps, call="2026-01-01T10:00", host="gpu-1"):
         r = row("ppo_isaac", 0, evals, steady_sps=sps, host=host, call=call)
-        r.update(key="gpus/ppo_isaac/Ant/{}@{}".format(n, host), part="gpus", gpus=n, env_num=4096,
-                 peak_gpu_mib=2048.0)
+        r.update(key="gpus/ppo_isaac/Ant/{}@{}".format(n, host), part="gpus", gpus=n, env_num=4096, peak_gpu_mib=2048.0)
         return r
 
-    rows = [gpu_row(1, [[100, 2, 3100], [150, 50_000_000, 4500]], 800_000.0),
-            gpu_row(2, [[60, 2, 3050], [90, 50_000_000, 4100]], 1_520_000.0),
-            gpu_row(2, [[10, 2, 3050]], 3_000_000.0, call="2026-01-02T10:00")]  # another call: no 1-GPU run to pair
+    rows = [
+        gpu_row(1, [[100, 2, 3100], [150, 50_000_000, 4500]], 800_000.0),
+        gpu_row(2, [[60, 2, 3050], [90, 50_000_000, 4100]], 1_520_000.0),
+        gpu_row(2, [[10, 2, 3050]], 3_000_000.0, call="2026-01-02T10:00"),
+    ]  # another call: no 1-GPU run to pair
     rows[2]["key"] += "-another-call"
     md = render(tmp_path, rows)
     assert "## Several GPUs (torchrun, one process per GPU)" in md
-    assert "| Ant | ppo_isaac | 2 | 4096 (8192) | - | gpu-1, 2026-01-01T10:00 | 1,520,000 | 1.90 | 60 (target 3000) |" \
+    assert (
+        "| Ant | ppo_isaac | 2 | 4096 (8192) | - | gpu-1, 2026-01-01T10:00 | 1,520,000 | 1.90 | 60 (target 3000) |"
         " 0.60 | 4100 | 50.0M | 2048 |" in md
+    )
     assert "| 2 | 4096 (8192) | - | gpu-1, 2026-01-02T10:00 | 3,000,000 | - | 10 (target 3000) | - |" in md
     with open(os.path.join(str(tmp_path), "gpus.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,6 @@
 """ppo_isaac.py and sac_isaac.py through their real command lines, in subprocesses: learning, every backend,
 checkpoints, resume, evaluation-only, bad input, the NaN guard, seeding and Ctrl-C."""
+
 import ctypes.util
 import json
 import os
@@ -10,11 +11,11 @@ import time
 
 import pytest
 import torch
+from conftest import ROOT, run_ppo
 
 import isaac_env
 import ppo_isaac
 import sac_isaac
-from conftest import ROOT, run_ppo
 
 
 def summary(run_dir):
@@ -80,8 +81,18 @@ def test_ppo_learns_pendulum(tmp_path):  # the README's CPU demo, as written the
 
 
 def test_sac_learns_pendulum(tmp_path):  # the README's CPU demo, as written there
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--device", "cpu", "--run-name", "learn", cwd=tmp_path,
-                     script="sac_isaac.py")
+    result = run_ppo(
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        64,
+        "--device",
+        "cpu",
+        "--run-name",
+        "learn",
+        cwd=tmp_path,
+        script="sac_isaac.py",
+    )
     assert result.returncode == 0, result.stderr
     s = summary(tmp_path / "runs" / "learn")
     assert s["status"] == "completed" and s["steps"] >= 24_000 and s["backend"] == "torch"
@@ -89,8 +100,22 @@ def test_sac_learns_pendulum(tmp_path):  # the README's CPU demo, as written the
 
 
 def test_sac_compiled_bf16_path_runs(tmp_path):
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 24, "--compile", "--bf16",
-                     "--run-name", "fast", *TINY_SAC, cwd=tmp_path, script="sac_isaac.py", timeout=600)
+    result = run_ppo(
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        16,
+        "--total-timesteps",
+        16 * 24,
+        "--compile",
+        "--bf16",
+        "--run-name",
+        "fast",
+        *TINY_SAC,
+        cwd=tmp_path,
+        script="sac_isaac.py",
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     s = summary(tmp_path / "runs" / "fast")
     assert s["steps"] == 16 * 24 and s["final_eval_return"] < 0
@@ -99,6 +124,7 @@ def test_sac_compiled_bf16_path_runs(tmp_path):
 # ---------------------------------------------------------------------------------------------- backends
 def assert_video(folder, path, printed):  # an mp4 of 320 x 240 frames, one per step of the episode printed beside it
     import imageio.v3 as iio
+
     line = next(line for line in printed.splitlines() if line.startswith("video: " + path))
     frames = iio.imread(folder / path)
     assert frames.shape == (int(line.split(" over ")[1].split()[0]), 240, 320, 3) and frames.std() > 10, line
@@ -107,9 +133,28 @@ def assert_video(folder, path, printed):  # an mp4 of 320 x 240 frames, one per 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_short_brax_run_on_cpu_with_video(tmp_path, script, monkeypatch, capsys):
     extra = ["--buffer-size", 600] if script == "sac_isaac.py" else ["--horizon", 8, "--track"]  # (W&B: PPO's)
-    result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, *extra,
-                     "--total-timesteps", 96, "--eval-env-num", 6, "--eval-times", 6, "--run-name", "brax", *tiny(script),
-                     "--video", cwd=tmp_path, script=script, extra_env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    result = run_ppo(
+        "--env-name",
+        "inverted_pendulum",
+        "--env-num",
+        6,
+        "--episode-length",
+        10,
+        *extra,
+        "--total-timesteps",
+        96,
+        "--eval-env-num",
+        6,
+        "--eval-times",
+        6,
+        "--run-name",
+        "brax",
+        *tiny(script),
+        "--video",
+        cwd=tmp_path,
+        script=script,
+        extra_env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"},
+    )
     assert result.returncode == 0, result.stderr  # (evaluation envs of the training envs' shape: one MJX compilation)
     assert "on brax (6 envs), obs 4, act 1" in result.stdout and "compiling the simulator" in result.stdout
     assert "Brax System" not in result.stderr and "ret=nan" not in result.stderr  # no console noise
@@ -120,21 +165,49 @@ def test_short_brax_run_on_cpu_with_video(tmp_path, script, monkeypatch, capsys)
         assert list((tmp_path / "runs" / "brax" / "wandb").glob("offline-run-*/files/media/videos/video_96_*.mp4"))
     monkeypatch.chdir(tmp_path)  # a checkpoint's video, in-process: the env's shape is compiled in this process too
     module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
-    module.main(*module.parse_args(["--checkpoint", "runs/brax/best.pt", "--eval-only", "--video", "--eval-times", "6"]))
+    module.main(
+        *module.parse_args(["--checkpoint", "runs/brax/best.pt", "--eval-only", "--video", "--eval-times", "6"])
+    )
     assert_video(tmp_path, "runs/brax/videos/best.mp4", capsys.readouterr().out)
 
 
 def test_video_without_opengl_is_one_line(tmp_path):
-    result = run_ppo("--env-name", "inverted_pendulum", "--env-num", 6, "--episode-length", 10, "--eval-env-num", 6,
-                     "--video", cwd=tmp_path, extra_env={"MUJOCO_GL": "disable"})  # as on a machine without OpenGL
+    result = run_ppo(
+        "--env-name",
+        "inverted_pendulum",
+        "--env-num",
+        6,
+        "--episode-length",
+        10,
+        "--eval-env-num",
+        6,
+        "--video",
+        cwd=tmp_path,
+        extra_env={"MUJOCO_GL": "disable"},
+    )  # as on a machine without OpenGL
     assert_one_line_error(result, "--video renders with MuJoCo through OpenGL, and none works here", "libegl1")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_fake_isaacgym_end_to_end(tmp_path, script):
-    result = run_ppo("--env-name", "Ant", "--env-num", 64, "--total-timesteps", 64 * 16 * 3, "--run-name", "isaac",
-                     "--episode-length", 20, "--save-gap", 0, *tiny(script), cwd=tmp_path, fake_isaacgym=True,
-                     script=script)
+    result = run_ppo(
+        "--env-name",
+        "Ant",
+        "--env-num",
+        64,
+        "--total-timesteps",
+        64 * 16 * 3,
+        "--run-name",
+        "isaac",
+        "--episode-length",
+        20,
+        "--save-gap",
+        0,
+        *tiny(script),
+        cwd=tmp_path,
+        fake_isaacgym=True,
+        script=script,
+    )
     assert result.returncode == 0, result.stderr
     assert "on isaacgym (64 envs), obs 60, act 8" in result.stdout
     assert "allows one simulation per process" in result.stdout
@@ -142,17 +215,39 @@ def test_fake_isaacgym_end_to_end(tmp_path, script):
     assert s["backend"] == "isaacgym" and s["steps"] == 3072 and s["evals"] and s["final_eval_return"] > 0
     # training episodes: each env's latest, at most one per env
     assert s["eval_mode"] == "stochastic, training envs' latest episodes" and 0 < s["evals"][-1][4] <= 64
-    evaluation = run_ppo("--checkpoint", tmp_path / "runs" / "isaac" / "checkpoint.pt", "--eval-only",
-                         "--eval-times", 2, cwd=tmp_path, fake_isaacgym=True, script=script)
+    evaluation = run_ppo(
+        "--checkpoint",
+        tmp_path / "runs" / "isaac" / "checkpoint.pt",
+        "--eval-only",
+        "--eval-times",
+        2,
+        cwd=tmp_path,
+        fake_isaacgym=True,
+        script=script,
+    )
     assert evaluation.returncode == 0, evaluation.stderr
     assert json.loads(evaluation.stdout.strip().splitlines()[-1])["episodes"] == 2
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 def test_track_mirrors_scalars_and_settings_to_wandb_offline(tmp_path):
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--horizon", 16, "--total-timesteps", 2048,
-                     "--run-name", "tracked", "--track", "--wandb-project-name", "tests", cwd=tmp_path,
-                     extra_env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    result = run_ppo(
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        64,
+        "--horizon",
+        16,
+        "--total-timesteps",
+        2048,
+        "--run-name",
+        "tracked",
+        "--track",
+        "--wandb-project-name",
+        "tests",
+        cwd=tmp_path,
+        extra_env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"},
+    )
     assert result.returncode == 0, result.stderr
     runs = list((tmp_path / "runs" / "tracked" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1, runs  # one run, in the run's own folder
@@ -163,8 +258,21 @@ def test_track_mirrors_scalars_and_settings_to_wandb_offline(tmp_path):
 
 
 def test_checkpoint_round_trip_resume_and_eval_only(tmp_path, capsys):
-    first = run_ppo("--env-name", "Pendulum", "--env-num", 64, "--horizon", 16, "--total-timesteps", 2048,
-                    "--run-name", "ck", "--save-gap", 0, cwd=tmp_path)
+    first = run_ppo(
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        64,
+        "--horizon",
+        16,
+        "--total-timesteps",
+        2048,
+        "--run-name",
+        "ck",
+        "--save-gap",
+        0,
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr
     path = tmp_path / "runs" / "ck" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
@@ -200,8 +308,21 @@ def test_checkpoint_round_trip_resume_and_eval_only(tmp_path, capsys):
 
 
 def test_sac_checkpoint_round_trip_resume_and_eval_only(tmp_path):
-    first = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 40, "--run-name", "ck",
-                    "--save-gap", 0, *TINY_SAC, cwd=tmp_path, script="sac_isaac.py")
+    first = run_ppo(
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        16,
+        "--total-timesteps",
+        16 * 40,
+        "--run-name",
+        "ck",
+        "--save-gap",
+        0,
+        *TINY_SAC,
+        cwd=tmp_path,
+        script="sac_isaac.py",
+    )
     assert first.returncode == 0, first.stderr
     path = tmp_path / "runs" / "ck" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
@@ -219,8 +340,9 @@ def test_sac_checkpoint_round_trip_resume_and_eval_only(tmp_path):
     assert not torch.equal(resumed["critic"]["q1.0.weight"], state["critic"]["q1.0.weight"])
     # The replay rings are not saved: after a resume, learning waits again until they hold --learning-starts steps
     # per env (here 9, more than the one iteration of 8 steps this run adds), so the critics do not change.
-    third = run_ppo("--resume", path, "--total-timesteps", 16 * 88, "--learning-starts", 9, cwd=tmp_path,
-                    script="sac_isaac.py")
+    third = run_ppo(
+        "--resume", path, "--total-timesteps", 16 * 88, "--learning-starts", 9, cwd=tmp_path, script="sac_isaac.py"
+    )
     assert third.returncode == 0, third.stderr
     waited = torch.load(path, weights_only=True)
     assert waited["global_step"] == 16 * 88
@@ -249,13 +371,30 @@ def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_pa
     module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
     monkeypatch.chdir(tmp_path)
     steps = 16 * 8 * 12  # 12 iterations of 16 envs x 8 steps
-    common = ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", steps, "--seed", 3,
-              "--episode-length", 20, "--eval-env-num", 4, "--eval-times", 4]
+    common = [
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        16,
+        "--horizon",
+        8,
+        "--total-timesteps",
+        steps,
+        "--seed",
+        3,
+        "--episode-length",
+        20,
+        "--eval-env-num",
+        4,
+        "--eval-times",
+        4,
+    ]
     common += TINY_SAC[:-2] if script == "sac_isaac.py" else ["--minibatches", 2]
     copied = []  # the parts that each evaluation's copies hold: the policy's only (not the critics or optimisers)
     start_evaluation = module.Run.start_evaluation
-    monkeypatch.setattr(module.Run, "start_evaluation", lambda run: [start_evaluation(run), copied.append(
-        sorted(run.copies or []))])
+    monkeypatch.setattr(
+        module.Run, "start_evaluation", lambda run: [start_evaluation(run), copied.append(sorted(run.copies or []))]
+    )
     in_process(module, common + ["--eval-gap", 0, "--run-name", "often"])
     assert copied and all(names == (["agent"] if script == "ppo_isaac.py" else ["actor"]) for names in copied)
     in_process(module, common + ["--eval-gap", 1e9, "--run-name", "once"])
@@ -271,8 +410,10 @@ def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_pa
         flat = [torch.utils._pytree.tree_flatten(x[part])[0] for x in (a, b)]
         assert all(torch.equal(x, y) if torch.is_tensor(x) else x == y for x, y in zip(*flat)), part
     best = torch.load(os.path.join("runs", "often", "best.pt"), weights_only=True)  # of the best one's step
-    assert best["global_step"] == max(often["evals"], key=lambda e: e[2])[1] and best["evals"][-1][1] == \
-        best["global_step"]
+    assert (
+        best["global_step"] == max(often["evals"], key=lambda e: e[2])[1]
+        and best["evals"][-1][1] == best["global_step"]
+    )
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -303,9 +444,31 @@ def test_ppo_adaptive_learning_rate_leaves_out_the_kl_before_any_step(tmp_path, 
     epoch per iteration no KL is measured after a step, so the KL-adaptive learning rate stays as it was (counting
     that 0 raised it 1.5x at every iteration: 1e-3 became 3.375e-3 in 3 iterations)."""
     monkeypatch.chdir(tmp_path)
-    in_process(ppo_isaac, ["--env-name", "Pendulum", "--env-num", 16, "--horizon", 8, "--total-timesteps", 3 * 128,
-                           "--minibatches", 1, "--repeat-times", 1, "--kl-target", 0.008, "--learning-rate", 1e-3,
-                           "--eval-gap", 1e9, "--run-name", "lr"])
+    in_process(
+        ppo_isaac,
+        [
+            "--env-name",
+            "Pendulum",
+            "--env-num",
+            16,
+            "--horizon",
+            8,
+            "--total-timesteps",
+            3 * 128,
+            "--minibatches",
+            1,
+            "--repeat-times",
+            1,
+            "--kl-target",
+            0.008,
+            "--learning-rate",
+            1e-3,
+            "--eval-gap",
+            1e9,
+            "--run-name",
+            "lr",
+        ],
+    )
     state = torch.load(os.path.join("runs", "lr", "checkpoint.pt"), weights_only=True)
     assert float(state["optimizer"]["param_groups"][0]["lr"]) == pytest.approx(1e-3)
 
@@ -315,9 +478,27 @@ def test_a_mujoco_gl_that_cannot_load_is_one_line(tmp_path):  # a common headles
     # (without the PYOPENGL_PLATFORM that MuJoCo set in this process when Brax loaded here: it would pick that one)
     env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
     env.update(MUJOCO_GL="osmesa", PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "ppo_isaac.py"), "--env-name", "Ant", "--env-num", "2",
-                             "--device", "cpu", "--total-timesteps", "64", "--eval-times", "1"], cwd=str(tmp_path),
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "ppo_isaac.py"),
+            "--env-name",
+            "Ant",
+            "--env-num",
+            "2",
+            "--device",
+            "cpu",
+            "--total-timesteps",
+            "64",
+            "--eval-times",
+            "1",
+        ],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ppo_isaac.py: error: MuJoCo could not load OpenGL"), lines
@@ -329,18 +510,30 @@ def test_a_mujoco_gl_that_cannot_load_is_one_line(tmp_path):  # a common headles
 BAD_INPUT = [
     (["ppo_isaac.py"], ["--env-num", "-3"], ["--env-num must be positive"]),
     (["sac_isaac.py"], ["--env-name", "Nope"], ["unknown env 'Nope'", "pendulum"]),
-    (["ppo_isaac.py"], ["--env-name", "Ant", "--backend", "isaacgym"], ["Isaac Gym is not installed", "--backend brax"]),
+    (
+        ["ppo_isaac.py"],
+        ["--env-name", "Ant", "--backend", "isaacgym"],
+        ["Isaac Gym is not installed", "--backend brax"],
+    ),
     (["sac_isaac.py"], ["--device", "tpu9"], ["not a torch device"]),
     (["ppo_isaac.py"], ["--env-name", "Pendulum", "--video"], ["--video renders the MuJoCo models of Brax tasks"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
-     ["GPU fast path", "cpu"]),
-    (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "16", "--buffer-size", "10" + "0" * 15, "--device",
-                        "cpu"], ["the replay buffer needs", "GiB free: lower --buffer-size", "a quick demo"]),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
+        ["GPU fast path", "cpu"],
+    ),
+    (
+        ["sac_isaac.py"],
+        ["--env-name", "Pendulum", "--env-num", "16", "--buffer-size", "10" + "0" * 15, "--device", "cpu"],
+        ["the replay buffer needs", "GiB free: lower --buffer-size", "a quick demo"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("script, args, fragments", [(script, args, fragments) for scripts, args, fragments in
-                                                     BAD_INPUT for script in scripts])
+@pytest.mark.parametrize(
+    "script, args, fragments",
+    [(script, args, fragments) for scripts, args, fragments in BAD_INPUT for script in scripts],
+)
 def test_bad_input_gets_one_line(tmp_path, script, args, fragments):
     assert_one_line_error(run_ppo(*args, cwd=tmp_path, script=script), *fragments, script=script)
 
@@ -357,8 +550,9 @@ def test_brax_missing(tmp_path, script):
     fake = tmp_path / "no_brax" / "brax"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'brax'\", name='brax')\n")
-    result = run_ppo("--env-name", "Ant", "--backend", "brax", cwd=tmp_path, extra_path=[str(fake.parent)],
-                     script=script)
+    result = run_ppo(
+        "--env-name", "Ant", "--backend", "brax", cwd=tmp_path, extra_path=[str(fake.parent)], script=script
+    )
     assert_one_line_error(result, "Brax is not installed", "pip install brax", script=script)
 
 
@@ -369,12 +563,31 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, poisone
     # iteration 4, and iterations 1-3 (768 env steps) were saved. SAC, horizon 10: iteration 6, and iterations 1-5
     # (800 env steps) were saved.
     settings = ["--horizon", 16] if script == "ppo_isaac.py" else [*TINY_SAC[:-2], "--horizon", 10]
-    result = run_ppo("--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 16 * 16 * 8, *settings,
-                     "--save-gap", 0, "--run-name", "nan", cwd=tmp_path, script=os.path.join("tests", "nan_run.py"),
-                     extra_env={"NAN_AT_STEP": "53", "NAN_IN": poisoned, "NAN_SCRIPT": script})
+    result = run_ppo(
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        16,
+        "--total-timesteps",
+        16 * 16 * 8,
+        *settings,
+        "--save-gap",
+        0,
+        "--run-name",
+        "nan",
+        cwd=tmp_path,
+        script=os.path.join("tests", "nan_run.py"),
+        extra_env={"NAN_AT_STEP": "53", "NAN_IN": poisoned, "NAN_SCRIPT": script},
+    )
     iteration, saved_steps = (4, 768) if script == "ppo_isaac.py" else (6, 800)
-    assert_one_line_error(result, "non-finite", "at iteration {}".format(iteration), "last good checkpoint",
-                          "0 simulations restarted after blowing up", script=script)
+    assert_one_line_error(
+        result,
+        "non-finite",
+        "at iteration {}".format(iteration),
+        "last good checkpoint",
+        "0 simulations restarted after blowing up",
+        script=script,
+    )
     state = torch.load(tmp_path / "runs" / "nan" / "checkpoint.pt", weights_only=True)
     assert state["global_step"] == saved_steps
     weights = state["agent"] if script == "ppo_isaac.py" else {**state["actor"], **state["critic"]}
@@ -390,8 +603,24 @@ def first_iteration_losses(tmp_path, seed, name):
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        ppo_isaac.main(*ppo_isaac.parse_args(["--env-name", "Pendulum", "--env-num", "64", "--total-timesteps", "1024",
-                                              "--eval-env-num", "0", "--seed", str(seed), "--run-name", name]))
+        ppo_isaac.main(
+            *ppo_isaac.parse_args(
+                [
+                    "--env-name",
+                    "Pendulum",
+                    "--env-num",
+                    "64",
+                    "--total-timesteps",
+                    "1024",
+                    "--eval-env-num",
+                    "0",
+                    "--seed",
+                    str(seed),
+                    "--run-name",
+                    name,
+                ]
+            )
+        )
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -414,10 +643,23 @@ def test_same_seed_same_first_iteration_losses(tmp_path, monkeypatch):
 @pytest.mark.parametrize("script, sig", [("ppo_isaac.py", signal.SIGINT), ("sac_isaac.py", signal.SIGTERM)])
 def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "64",
-               "--total-timesteps", "1000000000", "--run-name", "stop", "--save-gap", "0"] + tiny(script)
-    process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        os.path.join(ROOT, script),
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        "64",
+        "--total-timesteps",
+        "1000000000",
+        "--run-name",
+        "stop",
+        "--save-gap",
+        "0",
+    ] + tiny(script)
+    process = subprocess.Popen(
+        command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     for line in process.stdout:  # after 3 iterations (saved: --save-gap 0), a 1e9-step run on a CPU says how long
         if line.startswith("note: on a CPU this run needs about"):
             assert "a quick demo: python {} --env-name Pendulum".format(script) in line
@@ -457,8 +699,23 @@ def test_ctrl_c_stops_at_the_end_of_the_env_step_not_of_the_iteration(tmp_path, 
         return env
 
     monkeypatch.setattr(isaac_env, "make_env", make_env_with_ctrl_c)
-    in_process(module, tiny(script, "--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 10 ** 6,
-                            "--eval-env-num", 0, "--run-name", "stop") + ["--horizon", 64])
+    in_process(
+        module,
+        tiny(
+            script,
+            "--env-name",
+            "Pendulum",
+            "--env-num",
+            16,
+            "--total-timesteps",
+            10**6,
+            "--eval-env-num",
+            0,
+            "--run-name",
+            "stop",
+        )
+        + ["--horizon", 64],
+    )
     s = summary(tmp_path / "runs" / "stop")
     assert s["status"] == "interrupted" and len(steps_taken) == 5
     assert s["steps"] == (0 if script == "ppo_isaac.py" else 5 * 16)
@@ -469,10 +726,23 @@ def test_ctrl_c_stops_at_the_end_of_the_env_step_not_of_the_iteration(tmp_path, 
 def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path, script):
     # The first Ctrl-C stops training at once; the second lands in the final evaluation, of episodes of 10^6 steps.
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "64",
-               "--total-timesteps", "1000000000", "--run-name", "stop", "--episode-length", "1000000"] + tiny(script)
-    process = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    command = [
+        sys.executable,
+        os.path.join(ROOT, script),
+        "--env-name",
+        "Pendulum",
+        "--env-num",
+        "64",
+        "--total-timesteps",
+        "1000000000",
+        "--run-name",
+        "stop",
+        "--episode-length",
+        "1000000",
+    ] + tiny(script)
+    process = subprocess.Popen(
+        command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     for line in process.stdout:
         if line.startswith("run: "):  # training starts
             break

@@ -1,14 +1,15 @@
 """The vec-env contract of isaac_env.py, pinned for every backend: the pure-torch tasks, Brax MJX (a few envs on
 the CPU) and Isaac Gym (through the fake in tests/fake_isaacgym, which reproduces its quirks)."""
+
 import os
 import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import FAKE_ISAACGYM, ROOT
 
 import isaac_env
-from conftest import FAKE_ISAACGYM, ROOT
 
 ENV_KINDS = ["pendulum", "cartpole", "brax", "isaacgym"]
 
@@ -69,7 +70,10 @@ def test_episode_bookkeeping_over_three_time_limits(env):
         assert (lengths[terminated] <= env.max_episode_length).all()
         ended["terminated"] += int(terminated.sum())
         ended["truncated"] += int(truncated.sum())
-        ended_returns, ended_lengths = ended_returns + float(returns[done].sum()), ended_lengths + int(lengths[done].sum())
+        ended_returns, ended_lengths = (
+            ended_returns + float(returns[done].sum()),
+            ended_lengths + int(lengths[done].sum()),
+        )
         returns[done], lengths[done] = 0.0, 0
     assert ended["truncated"] > 0
     # env.ended: every ended episode's return and length summed, and their count
@@ -159,18 +163,22 @@ def test_riders_run_an_evaluation_beside_and_never_touch_the_training_envs(kind,
         plain_step = jax.jit(jax.vmap(request.getfixturevalue("brax_env").env.step))  # Brax's own, no reset after it
 
         def make():
-            return isaac_env.make_env("InvertedPendulum", 4, backend="brax", device="cpu", seed=5,
-                                      max_episode_length=10, riders=2)
+            return isaac_env.make_env(
+                "InvertedPendulum", 4, backend="brax", device="cpu", seed=5, max_episode_length=10, riders=2
+            )
 
         def simulate(env, actions):  # every env's reward for these actions, riders' too
             return torch.from_dlpack(plain_step(env._state, jax.numpy.asarray(actions.numpy())).reward)
     else:
+
         def make():
-            return isaac_env.make_env("pendulum", 4, backend="torch", device="cpu", seed=5, max_episode_length=10,
-                                      riders=3)
+            return isaac_env.make_env(
+                "pendulum", 4, backend="torch", device="cpu", seed=5, max_episode_length=10, riders=3
+            )
 
         def simulate(env, actions):
             return env._dynamics(env.state, actions)[1]
+
     riding, plain = make(), make()
     assert riding.num_envs == 4 and riding.riders in (2, 3)
     riding.reset(), plain.reset()
@@ -204,8 +212,12 @@ def test_brax_returned_tensors_do_not_alias_simulator_state(brax_env):
     """torch.from_dlpack shares memory with JAX, which treats its arrays as immutable: writing into a returned
     tensor must not change the simulation. Two envs of one seed must stay identical when one is scribbled on."""
     # the same shape as brax_env, so the compiled functions are shared and nothing compiles again
-    env_a, env_b = (isaac_env.make_env("InvertedPendulum", brax_env.num_envs, backend="brax", device="cpu", seed=5,
-                                       max_episode_length=10) for _ in range(2))
+    env_a, env_b = (
+        isaac_env.make_env(
+            "InvertedPendulum", brax_env.num_envs, backend="brax", device="cpu", seed=5, max_episode_length=10
+        )
+        for _ in range(2)
+    )
     env_a.reset(), env_b.reset()
     actions = torch.full((env_a.num_envs, env_a.act_dim), 0.3)
     for _ in range(20):
@@ -297,18 +309,25 @@ def test_isaacgym_reset_restarts_every_env_and_make_quirks(isaac_fake_env):
 
 def test_isaacgym_make_ignores_its_seed():
     """isaacgymenvs.make takes a seed and ignores it: resets draw from torch's global generator."""
-    import isaacgymenvs.tasks
+    import isaacgymenvs
 
-    first_obs = []
-    for seed in (1, 2):
-        torch.manual_seed(7)
-        task = isaacgymenvs.tasks.Ant(4, "cpu", "cpu")
-        task.step(torch.zeros(4, 8))
-        first_obs.append(task.obs_buf.clone())
+    made, first_obs = list(isaacgymenvs._made), []  # (a session's fixture holds the one simulation of this process)
+    try:
+        for seed in (1, 2):
+            isaacgymenvs._clear()
+            torch.manual_seed(7)
+            task = isaacgymenvs.make(seed, "Ant", 4, "cpu", "cpu")
+            task.step(torch.zeros(4, 8))
+            first_obs.append(task.obs_buf.clone())
+    finally:
+        isaacgymenvs._made[:] = made
     assert torch.equal(*first_obs) and first_obs[0].abs().sum() > 0
-    out = _python("import isaacgym, torch, isaacgymenvs\ntorch.manual_seed(7)\n"
-                  "t = isaacgymenvs.make(seed=123, task='Ant', num_envs=4, sim_device='cpu', rl_device='cpu')\n"
-                  "t.step(torch.zeros(4, 8))\nprint(round(float(t.obs_buf.abs().sum()), 4))", fake_isaacgym=True)
+    out = _python(
+        "import isaacgym, torch, isaacgymenvs\ntorch.manual_seed(7)\n"
+        "t = isaacgymenvs.make(seed=123, task='Ant', num_envs=4, sim_device='cpu', rl_device='cpu')\n"
+        "t.step(torch.zeros(4, 8))\nprint(round(float(t.obs_buf.abs().sum()), 4))",
+        fake_isaacgym=True,
+    )
     assert out.returncode == 0 and float(out.stdout) == round(float(first_obs[0].abs().sum()), 4), out.stderr
 
 
@@ -318,22 +337,29 @@ def _python(code, fake_isaacgym):
 
 
 def test_isaacgym_must_be_imported_before_torch():
-    wrong = _python("import torch, isaac_env\nprint(isaac_env.ISAACGYM_IMPORT_ERROR)\n"
-                    "try:\n    isaac_env.make_env('Ant', 4)\nexcept isaac_env.EnvError as e:\n    print('EnvError', e)",
-                    fake_isaacgym=True)
+    wrong = _python(
+        "import torch, isaac_env\nprint(isaac_env.ISAACGYM_IMPORT_ERROR)\n"
+        "try:\n    isaac_env.make_env('Ant', 4)\nexcept isaac_env.EnvError as e:\n    print('EnvError', e)",
+        fake_isaacgym=True,
+    )
     assert "PyTorch was imported before isaacgym" in wrong.stdout, wrong.stderr
     assert "EnvError" in wrong.stdout and "import isaac_env before torch" in wrong.stdout
-    right = _python("import isaac_env, torch\nprint(isaac_env.ISAACGYM_IMPORT_ERROR, isaac_env.resolve('ant'))",
-                    fake_isaacgym=True)
+    right = _python(
+        "import isaac_env, torch\nprint(isaac_env.ISAACGYM_IMPORT_ERROR, isaac_env.resolve('ant'))", fake_isaacgym=True
+    )
     assert right.stdout.strip() == "None ('isaacgym', 'Ant')", right.stderr
 
 
 def test_auto_backend_and_case_insensitive_names():
     assert isaac_env.resolve("ANT") == ("isaacgym", "Ant")  # the fake is importable in this process
-    out = _python("import isaac_env\nfor n in ('ANT', 'pendulum', 'HalfCheetah', 'inverted-pendulum'):\n"
-                  "    print(*isaac_env.resolve(n))", fake_isaacgym=False)
-    assert out.stdout.split("\n")[:4] == ["brax ant", "torch pendulum", "brax halfcheetah",
-                                          "brax inverted_pendulum"], out.stderr
+    out = _python(
+        "import isaac_env\nfor n in ('ANT', 'pendulum', 'HalfCheetah', 'inverted-pendulum'):\n"
+        "    print(*isaac_env.resolve(n))",
+        fake_isaacgym=False,
+    )
+    assert out.stdout.split("\n")[:4] == ["brax ant", "torch pendulum", "brax halfcheetah", "brax inverted_pendulum"], (
+        out.stderr
+    )
 
 
 def test_unknown_task_and_bad_sizes_raise_env_error():
@@ -355,8 +381,11 @@ def test_under_torchrun_each_rank_lists_its_own_gpu_first(monkeypatch):
     # (JAX alone on it), and the other GPUs stay visible behind it for NCCL's direct paths. Decided once per process.
     import isaac_env
 
-    for visible, world, rank, expected in [("4,5,6,7", "4", "1", "5,4,6,7"), (None, "4", "2", "2,0,1,3"),
-                                           (None, "2", "0", "0,1")]:
+    for visible, world, rank, expected in [
+        ("4,5,6,7", "4", "1", "5,4,6,7"),
+        (None, "4", "2", "2,0,1,3"),
+        (None, "2", "0", "0,1"),
+    ]:
         monkeypatch.setattr(isaac_env, "_RANK_GPU", [])
         monkeypatch.setenv("LOCAL_RANK", rank)
         monkeypatch.setenv("LOCAL_WORLD_SIZE", world)

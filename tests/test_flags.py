@@ -1,5 +1,6 @@
 """Options that cannot act in the mode chosen get one readable line, before any simulator is built; --help shows
 each option's real default. In-process through each script's parse_args (no simulator is needed for any of it)."""
+
 import importlib.util
 import os
 import shutil
@@ -22,8 +23,9 @@ def checkpoints(tmp_path_factory):
     for script, module in MODULES.items():
         args = module.Args(env_name="Pendulum", env_num=16, total_timesteps=4096, net_dim=256)
         state = {part: {} for part in module.CHECKPOINT_PARTS}
-        state.update(args=asdict(args), env_name="Pendulum", obs_dim=3, act_dim=1, global_step=2048,
-                     evals=[[5.0, 2048, -900.0]])
+        state.update(
+            args=asdict(args), env_name="Pendulum", obs_dim=3, act_dim=1, global_step=2048, evals=[[5.0, 2048, -900.0]]
+        )
         folder = tmp_path_factory.mktemp(script[:3])
         paths[script] = str(folder / "checkpoint.pt")
         torch.save(state, paths[script])
@@ -43,33 +45,72 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
     (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT], ["--eval-only", "--resume PATH continues"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--eval-only"], ["--checkpoint PATH --eval-only evaluates"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--checkpoint", CKPT, "--eval-only"], ["one of them"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--total-timesteps", "100",
-                                        "--run-name", "x"], ["--total-timesteps, --run-name cannot act with --eval-only"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--env-num", "8"],
-     ["--env-num cannot act with --eval-only"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--target-return=5"],
-     ["--target-return cannot act with --eval-only"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--cudagraphs"], ["--cudagraphs cannot act"]),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--checkpoint", CKPT, "--eval-only", "--total-timesteps", "100", "--run-name", "x"],
+        ["--total-timesteps, --run-name cannot act with --eval-only"],
+    ),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--checkpoint", CKPT, "--eval-only", "--env-num", "8"],
+        ["--env-num cannot act with --eval-only"],
+    ),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--checkpoint", CKPT, "--eval-only", "--target-return=5"],
+        ["--target-return cannot act with --eval-only"],
+    ),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--checkpoint", CKPT, "--eval-only", "--cudagraphs"],
+        ["--cudagraphs cannot act"],
+    ),
     (["sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--bf16", "--compile"], ["--bf16, --compile cannot act"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--export", "policy.onnx"], ["--export PATH writes the policy of --checkpoint"]),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--export", "policy.onnx"],
+        ["--export PATH writes the policy of --checkpoint"],
+    ),
     (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--track"], ["--track cannot act"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--run-name", "elsewhere"],
-     ["--run-name cannot act with --resume"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--env-name", "cart-pole", "--total-timesteps", "9000"],
-     ["has --env-name Pendulum, not cart-pole: leave it out"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--checkpoint", CKPT, "--eval-only", "--env-name", "Ant"],
-     ["has --env-name Pendulum, not Ant"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--resume", CKPT, "--net-dim", "128", "--total-timesteps", "9000"],
-     ["--net-dim 256, not 128"]),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--resume", CKPT, "--run-name", "elsewhere"],
+        ["--run-name cannot act with --resume"],
+    ),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--resume", CKPT, "--env-name", "cart-pole", "--total-timesteps", "9000"],
+        ["has --env-name Pendulum, not cart-pole: leave it out"],
+    ),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--checkpoint", CKPT, "--eval-only", "--env-name", "Ant"],
+        ["has --env-name Pendulum, not Ant"],
+    ),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--resume", CKPT, "--net-dim", "128", "--total-timesteps", "9000"],
+        ["--net-dim 256, not 128"],
+    ),
     (["ppo_isaac.py", "sac_isaac.py"], ["--resume", "no/such/checkpoint.pt"], ["not found"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--env-num", "0"], ["--env-num must be positive"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--eval-times", "0"], ["--eval-times must be positive"]),
     (["ppo_isaac.py", "sac_isaac.py"], ["--episode-length", "0"], ["--episode-length must be positive, got 0"]),
-    (["ppo_isaac.py", "sac_isaac.py"], ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
-     ["--cudagraphs is a GPU fast path; --device cpu runs the eager code"]),
-    (["ppo_isaac.py"], ["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--minibatches", "7"],
-     ["--minibatches 7 must divide env_num * horizon, 40"]),
-    (["sac_isaac.py"], ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"], ["holds 4 steps per env"]),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
+        ["--env-name", "Pendulum", "--device", "cpu", "--cudagraphs"],
+        ["--cudagraphs is a GPU fast path; --device cpu runs the eager code"],
+    ),
+    (
+        ["ppo_isaac.py"],
+        ["--env-name", "Pendulum", "--env-num", "10", "--horizon", "4", "--minibatches", "7"],
+        ["--minibatches 7 must divide env_num * horizon, 40"],
+    ),
+    (
+        ["sac_isaac.py"],
+        ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"],
+        ["holds 4 steps per env"],
+    ),
     (["sac_isaac.py"], ["--env-name", "Pendulum", "--batch-size", "0"], ["--batch-size must be positive"]),
 ]
 
@@ -97,8 +138,21 @@ def test_corrupt_and_foreign_checkpoints(tmp_path, script):
 
 @pytest.mark.parametrize("script", MODULES)
 def test_options_that_act_with_a_checkpoint_are_taken(checkpoints, script):
-    args, ckpt = MODULES[script].parse_args(["--checkpoint", checkpoints[script], "--eval-only", "--eval-times", "3",
-                                             "--seed", "4", "--device", "cpu", "--env-name", "PENDULUM"])
+    args, ckpt = MODULES[script].parse_args(
+        [
+            "--checkpoint",
+            checkpoints[script],
+            "--eval-only",
+            "--eval-times",
+            "3",
+            "--seed",
+            "4",
+            "--device",
+            "cpu",
+            "--env-name",
+            "PENDULUM",
+        ]
+    )
     assert (args.eval_times, args.seed, args.env_num, ckpt["global_step"]) == (3, 4, 16, 2048)
     args, _ = MODULES[script].parse_args(["--resume", checkpoints[script], "--total-timesteps", "9000"])
     assert (args.env_name, args.env_num, args.total_timesteps) == ("Pendulum", 16, 9000)  # the rest is the checkpoint's
@@ -119,8 +173,7 @@ def test_a_run_folder_stands_for_its_checkpoint_and_a_resume_says_from_where(che
 
 
 @pytest.mark.parametrize("script", MODULES)
-def test_track_without_wandb_gets_one_line_also_when_it_comes_from_a_resumed_checkpoint(tmp_path, script,
-                                                                                        monkeypatch):
+def test_track_without_wandb_gets_one_line_also_when_it_comes_from_a_resumed_checkpoint(tmp_path, script, monkeypatch):
     module = MODULES[script]
     args = module.Args(env_name="Pendulum", env_num=16, total_timesteps=4096, net_dim=256, track=True)
     state = {part: {} for part in module.CHECKPOINT_PARTS}
@@ -153,5 +206,7 @@ def test_help_shows_the_per_task_defaults(script, capsys):
     assert text.count("(per task: ") == len(defaults["other"])  # each option whose default depends on the task
     for name in ("learning-rate", "gamma", "horizon"):
         help_of_option = text.split("--" + name + " ")[1].split(" --")[0]
-        assert "(default: None)" not in help_of_option and "pendulum {}".format(
-            defaults["pendulum"][name.replace("-", "_")]) in help_of_option, help_of_option
+        assert (
+            "(default: None)" not in help_of_option
+            and "pendulum {}".format(defaults["pendulum"][name.replace("-", "_")]) in help_of_option
+        ), help_of_option

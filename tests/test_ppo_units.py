@@ -1,4 +1,5 @@
 """Pieces of ppo_isaac.py checked against hand-computed values."""
+
 import torch
 
 import ppo_isaac
@@ -71,8 +72,9 @@ def test_running_mean_std_leaves_out_rows_of_weight_zero():
     assert poisoned.var.sqrt().min() > 1000 and weighted.var.sqrt().max() < 2
     nothing = ppo_isaac.RunningMeanStd((3,))
     nothing.update(data, torch.zeros(1000))  # no rows at all: nothing changes, nothing turns NaN
-    assert torch.equal(nothing.mean, torch.zeros(3, dtype=torch.float64)) and torch.equal(nothing.var, torch.ones(3,
-                                                                                             dtype=torch.float64))
+    assert torch.equal(nothing.mean, torch.zeros(3, dtype=torch.float64)) and torch.equal(
+        nothing.var, torch.ones(3, dtype=torch.float64)
+    )
 
 
 def test_agent_shapes_and_initial_policy():
@@ -100,8 +102,17 @@ def test_ppo_loss_ignores_transitions_of_weight_zero():
     for x in changed:
         x[junk] = 1e6
     loss_2, stats_2 = ppo_isaac.ppo_loss(agent, args, obs, actions, *changed, weight)
-    kept = ppo_isaac.ppo_loss(agent, args, obs[~junk], actions[~junk], old_logp[~junk], adv[~junk],
-                              old_values[~junk], returns[~junk], torch.ones(5))
+    kept = ppo_isaac.ppo_loss(
+        agent,
+        args,
+        obs[~junk],
+        actions[~junk],
+        old_logp[~junk],
+        adv[~junk],
+        old_values[~junk],
+        returns[~junk],
+        torch.ones(5),
+    )
     assert torch.allclose(loss, loss_2) and torch.allclose(stats, stats_2)
     assert torch.allclose(loss, kept[0]) and torch.allclose(stats, kept[1])
     # the check can fail: with every weight 1 the junk counts

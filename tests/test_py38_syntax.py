@@ -1,15 +1,21 @@
 """Isaac Gym Preview 4 runs only on Python 3.6-3.8: the top-level scripts must stay within Python 3.8."""
+
 import ast
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
-VERMIN = [sys.executable, "-c", "import sys; from vermin.main import main; sys.argv[0] = 'vermin'; sys.exit(main())",
-          "-t=3.8-", "--violations", "--no-tips"]
+VERMIN = [
+    sys.executable,
+    "-c",
+    "import sys; from vermin.main import main; sys.argv[0] = 'vermin'; sys.exit(main())",
+    "-t=3.8-",
+    "--violations",
+    "--no-tips",
+]
 SCRIPTS = [f for f in ("isaac_env.py", "ppo_isaac.py", "sac_isaac.py") if os.path.exists(os.path.join(ROOT, f))]
 
 

@@ -1,4 +1,5 @@
 """Pieces of sac_isaac.py checked against hand-computed values."""
+
 import math
 
 import pytest
@@ -14,9 +15,15 @@ def filled_buffer(capacity=4, num_envs=3, steps=6):
         env_ids = torch.arange(num_envs, dtype=torch.float32)
         obs = torch.stack([torch.full((num_envs,), float(t)), env_ids], dim=1)
         next_obs = torch.stack([torch.full((num_envs,), t + 0.5), env_ids], dim=1)
-        buffer.add(obs, torch.full((num_envs, 1), float(t)), 10.0 * t + env_ids, next_obs,
-                   torch.zeros(num_envs, dtype=torch.bool), torch.zeros(num_envs, dtype=torch.bool),
-                   torch.ones(num_envs, dtype=torch.bool))
+        buffer.add(
+            obs,
+            torch.full((num_envs, 1), float(t)),
+            10.0 * t + env_ids,
+            next_obs,
+            torch.zeros(num_envs, dtype=torch.bool),
+            torch.zeros(num_envs, dtype=torch.bool),
+            torch.ones(num_envs, dtype=torch.bool),
+        )
     return buffer
 
 
@@ -56,9 +63,15 @@ def test_n_step_target_bootstraps_through_truncation_and_not_through_termination
     dones = [False, True, False, True, False]
     terminated = [False, False, False, True, False]
     for t in range(5):
-        buffer.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.tensor([2.0 ** t]),
-                   torch.tensor([[100.0 + t]]), torch.tensor([terminated[t]]), torch.tensor([dones[t]]),
-                   torch.tensor([True]))
+        buffer.add(
+            torch.tensor([[float(t)]]),
+            torch.zeros(1, 1),
+            torch.tensor([2.0**t]),
+            torch.tensor([[100.0 + t]]),
+            torch.tensor([terminated[t]]),
+            torch.tensor([dones[t]]),
+            torch.tensor([True]),
+        )
     expected = {  # start t: (reward sum, index of the next_obs bootstrapped from, discount)
         0: (1 + 0.5 * 2, 1, 0.25),  # stops after the truncation at t=1, bootstraps from its final obs
         1: (2.0, 1, 0.5),  # the truncated step alone
@@ -80,9 +93,15 @@ def test_n_step_window_ends_before_a_blown_up_simulation():
     buffer = sac_isaac.ReplayBuffer(8, 1, obs_dim=1, act_dim=1, device=torch.device("cpu"))
     for t in range(5):
         broken = t == 2
-        buffer.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.tensor([0.0 if broken else 2.0 ** t]),
-                   torch.tensor([[0.0 if broken else 100.0 + t]]), torch.tensor([False]), torch.tensor([broken]),
-                   torch.tensor([not broken]))
+        buffer.add(
+            torch.tensor([[float(t)]]),
+            torch.zeros(1, 1),
+            torch.tensor([0.0 if broken else 2.0**t]),
+            torch.tensor([[0.0 if broken else 100.0 + t]]),
+            torch.tensor([False]),
+            torch.tensor([broken]),
+            torch.tensor([not broken]),
+        )
     expected = {0: (1 + 0.5 * 2, 101.0, 0.25), 1: (2.0, 101.0, 0.5)}  # start t: (reward sum, next_obs, discount)
     torch.manual_seed(3)
     obs, _, reward_sum, next_obs, discount, weight = buffer.sample(512, n_step=3, gamma=0.5)
@@ -98,8 +117,15 @@ def test_cross_episode_transitions_get_weight_zero():
     buffer = sac_isaac.ReplayBuffer(8, 2, obs_dim=1, act_dim=1, device=torch.device("cpu"))
     for t in range(5):
         done = torch.tensor([t == 1, False])
-        buffer.add(torch.tensor([[float(t)], [float(t)]]), torch.zeros(2, 1), torch.ones(2), torch.zeros(2, 1),
-                   torch.zeros(2, dtype=torch.bool), done, torch.tensor([t != 2, True]))
+        buffer.add(
+            torch.tensor([[float(t)], [float(t)]]),
+            torch.zeros(2, 1),
+            torch.ones(2),
+            torch.zeros(2, 1),
+            torch.zeros(2, dtype=torch.bool),
+            done,
+            torch.tensor([t != 2, True]),
+        )
     torch.manual_seed(5)
     obs, _, reward_sum, _, _, weight = buffer.sample(2048, n_step=2, gamma=0.5)
     cross = (obs[:, 0] == 2) & (weight == 0)
@@ -118,7 +144,8 @@ def test_actor_log_prob_matches_the_transformed_distribution():
     mean, log_std = actor.net(obs).chunk(2, dim=-1)
     reference = torch.distributions.TransformedDistribution(
         torch.distributions.Normal(mean, log_std.clamp(-5, 0).exp()),  # (the actor's own clamp)
-        [torch.distributions.TanhTransform(cache_size=1)])
+        [torch.distributions.TanhTransform(cache_size=1)],
+    )
     inside = actions.abs().max(dim=1).values < 0.999  # away from the edge, where atanh is ill-conditioned
     assert inside.float().mean() > 0.9
     assert torch.allclose(log_prob[inside], reference.log_prob(actions[inside]).sum(-1), atol=1e-3)
@@ -175,10 +202,32 @@ def test_policy_frequency_steps_the_actor_and_temperature_on_every_nth_update(tm
     monkeypatch.setattr(sac_isaac.ReplayBuffer, "sample", lambda self, *a: sizes.append(self.size) or sample(self, *a))
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        sac_isaac.main(*sac_isaac.parse_args([
-            "--env-name", "Pendulum", "--env-num", "8", "--total-timesteps", "256", "--eval-env-num", "0",
-            "--net-dim", "32", "--batch-size", "64", "--buffer-size", "1024", "--updates-per-step", "2",
-            "--policy-frequency", "3", "--run-name", "pf"]))
+        sac_isaac.main(
+            *sac_isaac.parse_args(
+                [
+                    "--env-name",
+                    "Pendulum",
+                    "--env-num",
+                    "8",
+                    "--total-timesteps",
+                    "256",
+                    "--eval-env-num",
+                    "0",
+                    "--net-dim",
+                    "32",
+                    "--batch-size",
+                    "64",
+                    "--buffer-size",
+                    "1024",
+                    "--updates-per-step",
+                    "2",
+                    "--policy-frequency",
+                    "3",
+                    "--run-name",
+                    "pf",
+                ]
+            )
+        )
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

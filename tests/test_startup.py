@@ -1,15 +1,16 @@
 """Start-up: JAX's persistent compilation cache (on by default, in the user's cache folder, before JAX is used; a
 user's own JAX_COMPILATION_CACHE_DIR wins; JAX_ENABLE_COMPILATION_CACHE=false turns it off), a second process that
 loads a Brax env's programs from it, and --cudagraphs following the device."""
+
 import os
 import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 import ppo_isaac
 import sac_isaac
-from conftest import ROOT
 
 CACHE_STATE = """
 import os, isaac_env
@@ -31,8 +32,9 @@ print(isaac_env.jax_cache_line())
 def python(code, tmp_path, **env_vars):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}  # (conftest sets the tests' own cache)
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=ROOT, **env_vars)
-    done = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()
 

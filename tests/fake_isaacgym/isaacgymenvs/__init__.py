@@ -13,7 +13,8 @@
 
 The physics is a point mass per env in act_dim dimensions: actions accelerate it, the reward is the velocity
 along the first axis plus an alive bonus, and it "falls" (terminates) when it drifts 1.0 off that axis."""
-import torch
+
+import torch  # noqa: F401  (as the real package: torch is loaded once isaacgymenvs is)
 
 from isaacgymenvs.tasks import isaacgym_task_map
 
@@ -25,8 +26,19 @@ def _clear():
     _made.clear()
 
 
-def make(seed, task, num_envs, sim_device, rl_device, graphics_device_id=-1, headless=False, multi_gpu=False,
-         virtual_screen_capture=False, force_render=True, cfg=None):
+def make(
+    seed,
+    task,
+    num_envs,
+    sim_device,
+    rl_device,
+    graphics_device_id=-1,
+    headless=False,
+    multi_gpu=False,
+    virtual_screen_capture=False,
+    force_render=True,
+    cfg=None,
+):
     if _made:
         return _made[0]
     if task not in isaacgym_task_map:

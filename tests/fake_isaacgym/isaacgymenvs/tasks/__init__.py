@@ -30,8 +30,11 @@ class FakeVecTask:
         self.vel += self.actions * self.dt  # "physics" runs first, also for envs waiting for their reset
         self.pos += self.vel * self.dt
         self.post_physics_step()
-        self.timeout_buf = torch.where(self.progress_buf >= self.max_episode_length - 1,
-                                       torch.ones_like(self.timeout_buf), torch.zeros_like(self.timeout_buf))
+        self.timeout_buf = torch.where(
+            self.progress_buf >= self.max_episode_length - 1,
+            torch.ones_like(self.timeout_buf),
+            torch.zeros_like(self.timeout_buf),
+        )
         self.extras["time_outs"] = self.timeout_buf.to(self.rl_device)
         self.obs_dict["obs"] = torch.clamp(self.obs_buf, -self.clip_obs, self.clip_obs).to(self.rl_device)
         return self.obs_dict, self.rew_buf.to(self.rl_device), self.reset_buf.to(self.rl_device), self.extras
@@ -55,16 +58,17 @@ class FakeVecTask:
     def compute_observations(self):
         d = self.num_actions
         self.obs_buf[:, :d] = self.pos
-        self.obs_buf[:, d:2 * d] = self.vel
-        self.obs_buf[:, 2 * d:3 * d] = self.actions
+        self.obs_buf[:, d : 2 * d] = self.vel
+        self.obs_buf[:, 2 * d : 3 * d] = self.actions
         self.obs_buf[:, 3 * d] = self.progress_buf.float() / self.max_episode_length
         self.obs_buf[:, 3 * d + 1] = self.force
 
     def compute_reward(self):
         fell = self.pos[:, 1:].abs().max(dim=1).values > 1.0
-        self.rew_buf[:] = self.vel[:, 0] + 0.5 - 0.01 * (self.actions ** 2).sum(dim=1)
-        self.reset_buf[:] = torch.where(fell | (self.progress_buf >= self.max_episode_length - 1),
-                                        torch.ones_like(self.reset_buf), self.reset_buf)
+        self.rew_buf[:] = self.vel[:, 0] + 0.5 - 0.01 * (self.actions**2).sum(dim=1)
+        self.reset_buf[:] = torch.where(
+            fell | (self.progress_buf >= self.max_episode_length - 1), torch.ones_like(self.reset_buf), self.reset_buf
+        )
 
 
 class Ant(FakeVecTask):
