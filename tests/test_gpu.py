@@ -1,7 +1,6 @@
 """What only a GPU can show. Skipped without one, as in CI; on a GPU machine: python -m pytest tests/test_gpu.py"""
 
 import collections
-import time
 
 import pytest
 import torch
@@ -29,40 +28,25 @@ class WatchedLent(collections.deque):
         return super().popleft()
 
 
-def sleep_kernel_seconds(cycles: int) -> float:
-    start = time.time()
-    torch.cuda._sleep(cycles)
-    torch.cuda.synchronize()
-    return time.time() - start
-
-
-def test_torch_cannot_fall_behind_the_arrays_lent_to_it():
-    """Where the adapter's lifetime guard stands (BraxEnv._lend). Its hand-over waits both ways: JAX's step waits for
-    torch's actions, and torch.from_dlpack of the step's outputs returns once JAX has produced them. So a torch stream
-    held back by a slow kernel holds the host back at the next step (it does not queue steps ahead of torch), and
-    torch's stream is never more than one hand-over behind: the guard's LENT_STEPS (32) of arrays kept, and its event
-    synchronised before one is let go, are a margin that no step needs today, kept for a JAX that stopped waiting. The
-    pool's periodic sync is off here (as a change removing it would leave it)."""
+def test_arrays_lent_to_torch_outlive_a_lagging_torch_stream():
+    """The Brax adapter's lifetime guard (BraxEnv._lend): torch's stream is held back by a long kernel while the host
+    steps a Brax env 3 x LENT_STEPS times, with the pool's periodic sync switched off (as a change removing it would
+    leave it). No array handed to torch may be let go before torch's stream has passed the point where it was handed
+    over, and what torch reads stays finite. Where the host could not run ahead of torch's stream (JAX waited at the
+    hand-over), the guard had nothing to guard, and the test says so by skipping."""
     env = isaac_env.make_env("Ant", 64, "brax", "cuda", seed=0)
-    env.FRESH_EVERY = 10**9
+    env.FRESH_EVERY = 10**9  # (the pool's refresh syncs torch's stream: it would hide the lag)
     env.compile()
     env.reset()
     env._lent = lent = WatchedLent(env._lent)
     actions = torch.zeros(env.num_envs, env.act_dim, device=env.device)
-    slow = sleep_kernel_seconds(2 * 10**9)  # about a second
-    waits = []
+    torch.cuda._sleep(2 * 10**9)  # about a second of torch's stream
+    reads = []
     for _ in range(3 * env.LENT_STEPS):
-        torch.cuda._sleep(2 * 10**7)  # a slow consumer: about 10 ms of torch's stream before each step's actions
-        start = time.time()
         obs, reward, terminated, truncated, info = env.step(actions)
-        waits.append(time.time() - start)
-        _ = obs.sum() + info["final_obs"].sum()  # torch reads each step's outputs
-    torch.cuda._sleep(2 * 10**9)  # then a long one: the next step waits for it
-    start = time.time()
-    env.step(actions)
-    held_back = time.time() - start
+        reads.append(obs.sum() + info["final_obs"].sum())  # torch reads each step's outputs, behind the sleep
     torch.cuda.synchronize()
-    assert held_back > 0.5 * slow, (held_back, slow)
-    assert lent.most_behind <= 1, lent.most_behind
     assert lent.early == 0
-    assert min(waits) > 0.5 * slow / 100  # every step waited for its 10 ms of torch's stream
+    assert all(torch.isfinite(r) for r in reads)
+    if lent.most_behind < 2:
+        pytest.skip("torch's stream never fell 2 hand-overs behind the host: nothing for the guard to guard here")
