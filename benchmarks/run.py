@@ -720,6 +720,9 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
     import matplotlib.pyplot as plt
 
     colors = {"ppo_isaac": "tab:blue", "sac_isaac": "tab:green", "brax_ppo": "tab:red"}
+    others = iter(["tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"])
+    for system in sorted({r["system"] for r in train}):  # labelled ones ("ppo_isaac warm"): a colour each
+        colors.setdefault(system, next(others, None))
     panels = []  # learning curves: one panel per task, one line per run, one legend entry per system
     for task in sorted({r["task"] for r in train}):
         runs = sorted((r for r in train if r["task"] == task and r["evals"]), key=lambda r: r["system"])
