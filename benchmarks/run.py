@@ -12,6 +12,8 @@ Parts (run in this order, each system in its own process, one at a time):
   ppo, sac  ppo_isaac.py / sac_isaac.py, full runs: evaluation return against wall-clock seconds from process
             start, steady-state steps/s, peak GPU memory of the process (torch and JAX together)
   brax      Brax's own JAX PPO with its published settings (benchmarks/brax_ppo.py), timed the same way
+  rsl_rl    rsl_rl's own PPO (rsl-rl-lib's OnPolicyRunner) with Isaac Lab's settings on isaac_env's envs
+            (benchmarks/rsl_rl_ppo.py), evaluated as our scripts are, on separate envs
   gpus      ppo_isaac.py (and sac_isaac.py with --gpu-systems) on 1, 2, ... GPUs of this machine (--gpu-counts),
             --env-num envs per GPU, through torchrun beyond one GPU: total steps/s and return against wall-clock
 Results merge into benchmarks/results/<date>-<gpu>.json (a rerun on the same host replaces the rows it measures,
@@ -178,6 +180,11 @@ def training_row(
     if system == "brax_ppo":
         out = os.path.join(tmp, name + ".json")
         cmd = [sys.executable, "benchmarks/brax_ppo.py", "--task", task.lower(), "--seed", str(seed), "--out", out]
+    elif system == "rsl_rl_ppo":
+        out = os.path.join(tmp, name + ".json")
+        cmd = [sys.executable, "benchmarks/rsl_rl_ppo.py", "--task", task, "--seed", str(seed), "--out", out]
+        cmd += ["--env-num", str(a.env_num), "--device", a.device, "--eval-gap", str(a.eval_gap)]
+        cmd += ["--eval-env-num", str(a.eval_envs), "--eval-times", str(a.eval_envs)]
     else:
         script = a.script or ("ppo_isaac.py" if system.startswith("ppo") else "sac_isaac.py")
         out = os.path.join(a.runs_root, "runs", name, "summary.json")
@@ -208,7 +215,7 @@ def training_row(
     visible = env.get("CUDA_VISIBLE_DEVICES")  # the run gets the first `gpus` GPUs of those visible
     env["CUDA_VISIBLE_DEVICES"] = ",".join(visible.split(",")[:gpus]) if visible else ",".join(map(str, range(gpus)))
     cwd, gpu_index = (
-        ROOT if system == "brax_ppo" else a.runs_root,
+        ROOT if system in ("brax_ppo", "rsl_rl_ppo") else a.runs_root,
         int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) if a.device != "cpu" else 0,
     )
     if a.jax_cache == "warm" and not os.path.isdir(cache):  # no cold run of it left its caches here: prime them
@@ -255,6 +262,10 @@ def training_row(
         sps = summary["training_sps"][2:] or summary["training_sps"]  # the first epochs include compilation
         row["steady_sps"] = round(sorted(sps)[len(sps) // 2], 1) if sps else None
         row["env_num"] = summary["settings"]["num_envs"]
+    elif system == "rsl_rl_ppo":
+        sps = summary["training_sps"][5:] or summary["training_sps"]  # as our scripts: past the first 5 iterations
+        row["steady_sps"] = round(sorted(sps)[len(sps) // 2], 1) if sps else None
+        row["env_num"] = summary["env_num"]
     else:
         row.update(
             steady_sps=summary.get("steady_sps"),
@@ -719,7 +730,7 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"ppo_isaac": "tab:blue", "sac_isaac": "tab:green", "brax_ppo": "tab:red"}
+    colors = {"ppo_isaac": "tab:blue", "sac_isaac": "tab:green", "brax_ppo": "tab:red", "rsl_rl_ppo": "tab:orange"}
     others = iter(["tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"])
     for system in sorted({r["system"] for r in train}):  # labelled ones ("ppo_isaac warm"): a colour each
         colors.setdefault(system, next(others, None))
@@ -876,7 +887,7 @@ def main() -> None:
         "--parts",
         nargs="+",
         default=["ceiling", "scaling", "levers", "ppo", "sac", "brax"],
-        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax", "gpus"],
+        choices=["ceiling", "scaling", "levers", "ppo", "sac", "brax", "rsl_rl", "gpus"],
     )
     parser.add_argument("--tasks", nargs="+", default=["Ant", "Humanoid"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -1085,7 +1096,7 @@ def main() -> None:
                         ]
                     )
             else:
-                system = {"ppo": "ppo_isaac", "sac": "sac_isaac", "brax": "brax_ppo"}[part]
+                system = {"ppo": "ppo_isaac", "sac": "sac_isaac", "brax": "brax_ppo", "rsl_rl": "rsl_rl_ppo"}[part]
                 if system == "brax_ppo":  # its own settings, unless the smoke test shrinks them
                     flags = (
                         ["--num-timesteps", str(a.total_timesteps), "--num-envs", str(a.env_num), "--num-evals", "2"]
@@ -1093,6 +1104,8 @@ def main() -> None:
                         else []
                     )
                     flags += ["--episode-length", str(a.episode_length)] if a.episode_length else []
+                elif system == "rsl_rl_ppo":  # Isaac Lab's settings; budget and episode limit as our scripts get them
+                    flags = budget
                 else:
                     flags = (a.ppo_flags if part == "ppo" else a.sac_flags).split() + budget
                 cap = {"sac": a.sac_seconds, "brax": a.brax_seconds}.get(part, a.max_seconds)

@@ -268,3 +268,59 @@ def test_report_compares_gpu_counts_within_one_call(tmp_path):
     assert "| 2 | 4096 (8192) | - | gpu-1, 2026-01-02T10:00 | 3,000,000 | - | 10 (target 3000) | - |" in md
     with open(os.path.join(str(tmp_path), "gpus.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------- rsl_rl as a peer
+def test_rsl_rl_adapter_gives_its_runner_observation_groups_dones_and_time_outs():
+    """benchmarks/rsl_rl_ppo.py's adapter in two iterations of rsl_rl's own OnPolicyRunner (10 steps each) on the
+    torch Pendulum with an episode limit of 15: the observations come as the TensorDict group "policy"; every env's
+    episode ends at step 15, as a time-out (truncated, not terminated: rsl_rl bootstraps it) and a done; the
+    runner's update changes the actor."""
+    pytest.importorskip("rsl_rl", reason="rsl-rl-lib is not installed: pip install -r tests/requirements.txt")
+    import rsl_rl_ppo
+    import torch
+    from rsl_rl.runners import OnPolicyRunner
+
+    import isaac_env
+
+    env = isaac_env.make_env("Pendulum", 8, "torch", "cpu", seed=0, max_episode_length=15)
+    vec_env = rsl_rl_ppo.rsl_rl_env(env)
+    obs = vec_env.get_observations()
+    assert list(obs.keys()) == ["policy"] and obs["policy"].shape == (8, env.obs_dim) and obs.batch_size == (8,)
+    steps, step = [], vec_env.step
+
+    def recorded_step(actions):
+        out = step(actions)
+        steps.append((out[2].clone(), out[3]["time_outs"].clone(), vec_env.episode_length_buf.clone()))
+        return out
+
+    vec_env.step = recorded_step
+    cfg = json.loads(json.dumps(rsl_rl_ppo.SETTINGS))
+    cfg["num_steps_per_env"] = 10
+    runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device="cpu")
+    before = [p.detach().clone() for p in runner.alg.get_policy().parameters()]
+    runner.learn(num_learning_iterations=2)
+    assert len(steps) == 20
+    for t, (dones, time_outs, lengths) in enumerate(steps, start=1):
+        assert dones.dtype == torch.long and time_outs.dtype == torch.bool
+        assert dones.tolist() == time_outs.long().tolist() == [int(t == 15)] * 8  # (Pendulum never terminates)
+        assert lengths.tolist() == [t % 15] * 8
+    after = list(runner.alg.get_policy().parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_rsl_rl_part_of_the_runner(tmp_path):
+    """run.py --parts rsl_rl at tiny sizes on the CPU: a completed row with rsl_rl's evaluations on our clock."""
+    pytest.importorskip("rsl_rl", reason="rsl-rl-lib is not installed: pip install -r tests/requirements.txt")
+    cmd = [sys.executable, "benchmarks/run.py", "--parts", "rsl_rl", "--tasks", "Pendulum", "--seeds", "0"]
+    cmd += ["--env-num", "8", "--device", "cpu", "--total-timesteps", "768", "--eval-envs", "4", "--eval-gap", "0"]
+    cmd += ["--out", str(tmp_path), "--runs-root", str(tmp_path), "--name", "rsl"]
+    result = subprocess.run(
+        cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(os.path.join(str(tmp_path), "rsl.json")) as f:
+        row = next(iter(json.load(f)["rows"].values()))
+    assert row["system"] == "rsl_rl_ppo" and row["status"] == "completed" and row["env_num"] == 8
+    assert [e[1] for e in row["evals"]] == [256, 512, 768]  # at each iteration's end (--eval-gap 0)
+    assert all(e[4] == 4 for e in row["evals"]) and row["steady_sps"] > 0
