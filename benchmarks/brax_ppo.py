@@ -2,9 +2,11 @@
 
     python benchmarks/brax_ppo.py --task ant --seed 0 --out runs/brax_ant_0.json
 
-Settings are those of Brax's training notebook for the MJX-era envs (see BRAX_SETTINGS); --num-timesteps overrides
-the budget. Every evaluation (128 envs, Brax's default) is written to --out as [wall seconds from process start,
-env steps, mean return], the same rows as ppo_isaac.py's summary.json, so the two curves share one clock.
+Settings are those of Brax's training notebook for the MJX-era envs (see BRAX_SETTINGS: ant, humanoid, halfcheetah,
+humanoidstandup; the notebook trains hopper and walker2d with SAC only, so PPO takes Ant's settings there);
+--num-timesteps overrides the budget. Every evaluation (128 envs, Brax's default) is written to --out as [wall
+seconds from process start, env steps, mean return], the same rows as ppo_isaac.py's summary.json, so the two curves
+share one clock.
 """
 
 import time
@@ -70,7 +72,25 @@ BRAX_SETTINGS = {
         num_envs=2048,
         batch_size=512,
     ),
+    "humanoidstandup": dict(
+        num_timesteps=100_000_000,
+        num_evals=20,
+        reward_scaling=0.1,
+        episode_length=1000,
+        normalize_observations=True,
+        action_repeat=1,
+        unroll_length=15,
+        num_minibatches=32,
+        num_updates_per_batch=8,
+        discounting=0.97,
+        learning_rate=6e-4,
+        entropy_cost=1e-2,
+        num_envs=2048,
+        batch_size=1024,
+    ),
+    # hopper and walker2d: the notebook trains them with SAC only, so PPO gets Ant's settings (FALLBACK)
 }
+FALLBACK = "ant"
 
 
 def install_jax_shim() -> None:
@@ -92,7 +112,9 @@ def install_jax_shim() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="ant", choices=sorted(BRAX_SETTINGS) + ["inverted_pendulum"])
+    parser.add_argument(
+        "--task", default="ant", choices=sorted(BRAX_SETTINGS) + ["hopper", "walker2d", "inverted_pendulum"]
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-timesteps", type=int, default=None, help="env steps (default: the task's setting)")
     parser.add_argument("--num-envs", type=int, default=None, help="default: the task's setting")
@@ -109,8 +131,8 @@ def main() -> None:
         from brax import envs
         from brax.training.agents.ppo import train as ppo
 
-    # inverted_pendulum: a tiny task for the CPU smoke test, with the Ant recipe scaled down
-    settings = dict(BRAX_SETTINGS.get(args.task, BRAX_SETTINGS["ant"]))
+    # hopper, walker2d: Ant's settings (FALLBACK); inverted_pendulum: the CPU smoke test's, Ant's scaled down
+    settings = dict(BRAX_SETTINGS.get(args.task, BRAX_SETTINGS[FALLBACK]))
     for name in ("num_timesteps", "num_envs", "num_evals", "episode_length"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
