@@ -943,19 +943,23 @@ class Run:
         policy_parts: List[str],
     ):
         startup_phase("parts_built")
-        self.args, self.env, self.eval_env, self.parts, self.policy_of = args, env, eval_env, parts, policy
-        self.policy_parts = policy_parts
+        self.args, self.env, self.eval_env, self.device = args, env, eval_env, env.device
+        self.parts, self.policy_of, self.policy_parts = parts, policy, policy_parts
         self.policy = lambda obs: policy(parts, obs)  # the live parts'
-        self.device, self.iteration, self.signals, self.last_signal = env.device, 0, 0, 0.0
+        self.iteration = 0
+        self.signals, self.last_signal = 0, 0.0  # Ctrl-C or SIGTERM: how many, and when the last one came
         self.interrupted = False  # by Ctrl-C or SIGTERM
         self.job = self.copies = None  # an evaluation beside training, and the parts' copies it evaluates
         self.beside = env.riders > 0  # evaluations beside training, on the training envs' riders (see make_envs)
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         done = ckpt if args.resume else {}  # a resumed run carries on with the whole run's figures
-        self.global_step, self.evals = done.get("global_step", 0), done.get("evals", [])  # [s, steps, mean, std, n]
-        self.best_return, self.start_time = done.get("best_eval_return"), START_TIME - done.get("wall_seconds", 0.0)
+        self.global_step = done.get("global_step", 0)
+        self.evals = done.get("evals", [])  # [seconds, steps, mean, std, episodes]
+        self.best_return = done.get("best_eval_return")
+        self.start_time = START_TIME - done.get("wall_seconds", 0.0)
         self.first_eval_seconds = None  # how long this process's first evaluation took
-        self.train_seconds, self.steady = done.get("train_seconds", 0.0), done.get("steady", [])
+        self.train_seconds = done.get("train_seconds", 0.0)
+        self.steady = done.get("steady", [])  # per iteration past the first 5 (see end_iteration)
         try:
             with torch.no_grad():
                 for name, part in parts.items() if ckpt else []:
@@ -1117,12 +1121,14 @@ class Run:
     ) -> None:
         """The iteration's one sync: NaN guard, timing, logs; then evaluation, checkpoint when due. rollout_marks:
         (start, end) of each env-stepping phase, the rest is update. Under torchrun: logs and checks are rank means."""
-        end, names, steps = self.mark(), list(logs) + list(checks), steps * self.world_size
+        end = self.mark()
+        names, steps = list(logs) + list(checks), steps * self.world_size
         evaluating = self.job is not None  # (an evaluation beside training ran during this iteration)
         between = (lambda a, b: a.elapsed_time(b) / 1000) if self.device.type == "cuda" else (lambda a, b: b - a)
         values = torch.stack([v.float() for v in (*logs.values(), *checks.values())])
         values = sum_over_ranks(torch.cat([values, self.env.ended.sum(1)])).tolist()  # summed over the ranks
-        self.iteration, self.global_step = self.iteration + 1, self.global_step + steps
+        self.iteration += 1
+        self.global_step += steps
         bad = [n for n, v in zip(names, values) if not (v == self.world_size if n in checks else math.isfinite(v))]
         if bad:  # on every rank at once: the checks are all ranks'
             if self.rank > 0:
@@ -1134,8 +1140,10 @@ class Run:
                     ", ".join(bad), self.iteration, self.global_step, int(self.env.nonfinite_resets), self.run_dir
                 )
             )
-        seconds, rollout = time.time() - self.iteration_start, sum(between(a, b) for a, b in rollout_marks)
-        update, self.train_seconds = between(rollout_marks[0][0], end) - rollout, self.train_seconds + seconds
+        seconds = time.time() - self.iteration_start
+        rollout = sum(between(a, b) for a, b in rollout_marks)
+        update = between(rollout_marks[0][0], end) - rollout
+        self.train_seconds += seconds
         if self.iteration == 1:
             startup_phase("first_iteration_ended")
         if self.iteration > 5:  # steady state past compilation and capture: [steps/s, rollout steps/s, update s,
