@@ -304,16 +304,18 @@ def seconds_to(evals: List[List[float]], target: float) -> Optional[float]:
     return next((e[0] for e in evals if e[2] >= target), None)  # rows: [seconds, steps, return, (std, episodes)]
 
 
-def mean_std(values: List[float]) -> str:
-    """Mean ± the sample standard deviation (n - 1) over seeds; a single value says so."""
-    values = [v for v in values if v is not None]
-    if not values:
+def mean_std(values: List[Optional[float]]) -> str:
+    """Mean ± the sample standard deviation (n - 1) over seeds; a single value says so. None: a seed without a
+    value (a threshold it never reached), counted: "n=2 of 3"."""
+    given = [v for v in values if v is not None]
+    if not given:
         return "-"
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return "{:.0f} (single seed)".format(mean)
-    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-    return "{:.0f} ± {:.0f} (n={})".format(mean, std, len(values))
+    mean = sum(given) / len(given)
+    of = "" if len(given) == len(values) else " of {}".format(len(values))
+    if len(given) == 1:
+        return "{:.0f} ({})".format(mean, "1{} seeds".format(of) if of else "single seed")
+    std = (sum((v - mean) ** 2 for v in given) / (len(given) - 1)) ** 0.5
+    return "{:.0f} ± {:.0f} (n={}{})".format(mean, std, len(given), of)
 
 
 def fmt(value, spec="{:.0f}") -> str:

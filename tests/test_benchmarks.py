@@ -324,3 +324,24 @@ def test_rsl_rl_part_of_the_runner(tmp_path):
     assert row["system"] == "rsl_rl_ppo" and row["status"] == "completed" and row["env_num"] == 8
     assert [e[1] for e in row["evals"]] == [256, 512, 768]  # at each iteration's end (--eval-gap 0)
     assert all(e[4] == 4 for e in row["evals"]) and row["steady_sps"] > 0
+
+
+def test_report_table_means_sample_std_thresholds_and_a_missing_seed(tmp_path):
+    """The training table on hand-made rows: three seeds of one system, two of another (seed 2 missing, an rsl_rl
+    row): returns at the budget as mean ± sample std (n - 1), seconds to the task's threshold per seed, with '-'
+    for a seed that never reached it, and the mean over those that did, counted as such."""
+    budget = 50_000_000
+    rows = [
+        row("ppo_isaac", 0, [[90, 2, 3100], [150, budget, 5000]]),
+        row("ppo_isaac", 1, [[80, 2, 3500], [140, budget, 6000]]),
+        row("ppo_isaac", 2, [[70, 2, 2000], [130, budget, 7000]]),  # reaches 3000 only at its end
+        row("rsl_rl_ppo", 0, [[100, 2, 1000], [200, budget, 2000]]),  # never reaches 3000
+        row("rsl_rl_ppo", 1, [[120, 2, 3200], [210, budget, 4000]]),
+    ]
+    md = render(tmp_path, rows)
+    line = next(x for x in md.splitlines() if x.startswith("| Ant | ppo_isaac |"))
+    assert "6000 ± 1000 (n=3)" in line  # sample std of 5000, 6000, 7000
+    assert "(target 3000; 90, 80, 130)" in line and "100 ± 26 (n=3)" in line
+    line = next(x for x in md.splitlines() if x.startswith("| Ant | rsl_rl_ppo |"))
+    assert "| 0 (gpu-1), 1 (gpu-1) |" in line and "3000 ± 1414 (n=2)" in line  # the two seeds there are
+    assert "| 120 (1 of 2 seeds) (target 3000; -, 120) |" in line  # seed 0 never reached it
