@@ -258,14 +258,11 @@ def training_row(
         wall_seconds=summary.get("wall_seconds"),
         steps=summary["evals"][-1][1] if summary["evals"] else 0,
     )
-    if system == "brax_ppo":
-        sps = summary["training_sps"][2:] or summary["training_sps"]  # the first epochs include compilation
+    if system in ("brax_ppo", "rsl_rl_ppo"):  # the median of the steps/s they record per epoch or iteration
+        skip = 2 if system == "brax_ppo" else 5  # Brax's first epochs include compilation; rsl_rl as our scripts
+        sps = summary["training_sps"][skip:] or summary["training_sps"]
         row["steady_sps"] = round(sorted(sps)[len(sps) // 2], 1) if sps else None
-        row["env_num"] = summary["settings"]["num_envs"]
-    elif system == "rsl_rl_ppo":
-        sps = summary["training_sps"][5:] or summary["training_sps"]  # as our scripts: past the first 5 iterations
-        row["steady_sps"] = round(sorted(sps)[len(sps) // 2], 1) if sps else None
-        row["env_num"] = summary["env_num"]
+        row["env_num"] = summary["settings"]["num_envs"] if system == "brax_ppo" else summary["env_num"]
     else:
         row.update(
             steady_sps=summary.get("steady_sps"),

@@ -640,26 +640,19 @@ def test_same_seed_same_first_iteration_losses(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------- signals
-@pytest.mark.parametrize("script, sig", [("ppo_isaac.py", signal.SIGINT), ("sac_isaac.py", signal.SIGTERM)])
-def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
+def start_endless_run(tmp_path, script, *flags):
+    """A 1e9-step Pendulum run of 64 envs in runs/stop under tmp_path, its output piped, to be stopped by signals."""
+    command = [sys.executable, os.path.join(ROOT, script), "--env-name", "Pendulum", "--env-num", "64"]
+    command += ["--total-timesteps", "1000000000", "--run-name", "stop", *flags] + tiny(script)
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    command = [
-        sys.executable,
-        os.path.join(ROOT, script),
-        "--env-name",
-        "Pendulum",
-        "--env-num",
-        "64",
-        "--total-timesteps",
-        "1000000000",
-        "--run-name",
-        "stop",
-        "--save-gap",
-        "0",
-    ] + tiny(script)
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+@pytest.mark.parametrize("script, sig", [("ppo_isaac.py", signal.SIGINT), ("sac_isaac.py", signal.SIGTERM)])
+def test_interrupt_saves_checkpoint_and_summary(tmp_path, sig, script):
+    process = start_endless_run(tmp_path, script, "--save-gap", "0")
     for line in process.stdout:  # after 3 iterations (saved: --save-gap 0), a 1e9-step run on a CPU says how long
         if line.startswith("note: on a CPU this run needs about"):
             assert "a quick demo: python {} --env-name Pendulum".format(script) in line
@@ -725,24 +718,7 @@ def test_ctrl_c_stops_at_the_end_of_the_env_step_not_of_the_iteration(tmp_path, 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path, script):
     # The first Ctrl-C stops training at once; the second lands in the final evaluation, of episodes of 10^6 steps.
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    command = [
-        sys.executable,
-        os.path.join(ROOT, script),
-        "--env-name",
-        "Pendulum",
-        "--env-num",
-        "64",
-        "--total-timesteps",
-        "1000000000",
-        "--run-name",
-        "stop",
-        "--episode-length",
-        "1000000",
-    ] + tiny(script)
-    process = subprocess.Popen(
-        command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = start_endless_run(tmp_path, script, "--episode-length", "1000000")
     for line in process.stdout:
         if line.startswith("run: "):  # training starts
             break
