@@ -454,13 +454,15 @@ class BraxEnv(VecEnv):
         with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
             warnings.filterwarnings("ignore", message="Brax System")
             self.env = brax_envs.get_environment(name, backend="mjx")
-        # Brax's env.observation_size runs an un-jitted reset (15 s of MJX on a CPU); tracing the shape is instant.
-        obs_dim = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)).obs.shape[-1]
-        super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length or 1000, riders)
-        self._fresh_states, self._step = _brax_functions(self.env, name, self._rows, self.max_episode_length)
+        max_episode_length = max_episode_length or 1000
+        self._fresh_states, self._step = _brax_functions(self.env, name, num_envs + riders, max_episode_length)
+        self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
+        # Brax's env.observation_size runs an un-jitted reset (15 s of MJX on a CPU). The shape from tracing the
+        # jitted reset costs a second, and compile() then reuses that trace (JAX keeps it with the jitted function).
+        obs_dim = jax.eval_shape(self._fresh_states, self._rng)[1].obs.shape[-1]
+        super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length, riders)
         riders_mask = jax.device_put(jnp.arange(self._rows) >= num_envs, self.jax_device)
         self._restart = {False: jnp.zeros_like(riders_mask), True: riders_mask}  # which envs start over (riders)
-        self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
         self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
         # JAX frees an array once unreferenced and may give its memory to the next computation at once, before torch's
         # stream (behind the host under CUDA graphs) has read it. This env's next step waits for that stream (it takes
@@ -477,7 +479,7 @@ class BraxEnv(VecEnv):
 
         def run() -> None:  # one reset and one step of zero actions, on inputs made as reset() and step() make theirs
             start = time.time()
-            _, fresh = self._fresh_states(jax.device_put(jax.random.PRNGKey(0), self.jax_device))
+            _, fresh = self._fresh_states(self._rng)  # (the same key as reset()'s first: the results are dropped)
             steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
             actions = jax.dlpack.from_dlpack(torch.zeros(self._rows, self.act_dim, device=self.device))
             jax.block_until_ready(self._step(fresh, steps, fresh, actions, self._restart[False]))
