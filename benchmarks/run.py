@@ -981,6 +981,8 @@ def main() -> None:
     import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
 
     PROVENANCE.update(isaac_env.provenance())
+    # Python's bytecode cache: where it is none, every process compiles the sources of torch, JAX and Brax again
+    PROVENANCE["bytecode"] = sys.pycache_prefix or ("not written" if sys.dont_write_bytecode else "beside the sources")
     if "policy" in a.ceiling_modes and not a.ceiling_policy:
         parser.error("--ceiling-modes policy needs --ceiling-policy CHECKPOINT")
 
