@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {"ant": 3000.0, "humanoid": 6000.0}  # evaluation returns whose wall-clock time is compared (issue 5)
@@ -414,7 +414,8 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
             "",
             "Evaluation: 128 envs, deterministic (mean) actions, one episode each, for every system. "
             "Seconds include start-up, compilation and evaluation. One run per seed: the first completed one "
-            "where there is one, else the latest (every run is listed under Rows and drawn in the curves). "
+            "where there is one, else the latest (every run is listed under Rows). The curves draw those runs: a "
+            "system's single seed as a line, several as their mean, shaded from the lowest seed to the highest. "
             "Several seeds: mean ± sample standard deviation (n - 1); one seed is marked as such.",
             "",
             "| task | system | envs | seeds (host) | seconds to target | return at budget | best return | "
@@ -733,23 +734,15 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
     others = iter(["tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"])
     for system in sorted({r["system"] for r in train}):  # labelled ones ("ppo_isaac warm"): a colour each
         colors.setdefault(system, next(others, None))
-    panels = []  # learning curves: one panel per task, one line per run, one legend entry per system
-    for task in sorted({r["task"] for r in train}):
-        runs = sorted((r for r in train if r["task"] == task and r["evals"]), key=lambda r: r["system"])
-        panels.append(
-            (
-                "{} (one line per run)".format(task),
-                task,
-                [
-                    (
-                        r["system"] if all(o["system"] != r["system"] for o in runs[:i]) else None,
-                        colors.get(r["system"]),
-                        r["evals"],
-                    )
-                    for i, r in enumerate(runs)
-                ],
-            )
-        )
+    panels = []  # learning curves: one panel per task; per system its seeds' runs (as the table chooses them)
+    chosen = best_rows(train)
+    for task in sorted({r["task"] for r in chosen}):
+        systems = sorted({r["system"] for r in chosen if r["task"] == task and r["evals"]})
+        curves = [
+            (system, colors.get(system), [r["evals"] for r in chosen if (r["task"], r["system"]) == (task, system)])
+            for system in systems
+        ]
+        panels.append((task, task, curves))
     if panels:
         return_curves(plt, panels, os.path.join(plot_dir, "learning_curves.png"))
     if ceiling or gpus:
@@ -833,7 +826,7 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
                             r["gpus"], "s" if r["gpus"] > 1 else "", r["env_num"], " ".join(r["flags"]), host_of(r)
                         ),
                         None,
-                        r["evals"],
+                        [r["evals"]],
                     )
                     for r in runs
                 ],
@@ -843,18 +836,52 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
         return_curves(plt, panels, os.path.join(plot_dir, "gpus.png"))
 
 
-def return_curves(plt, panels: List, path: str) -> None:
-    """Evaluation return against wall-clock seconds, one panel per (title, task, [(label, colour, evals)]), each
-    with the task's target dotted."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
-    for ax, (title, task, curves) in zip(axes[0], panels):
-        for label, color, evals in curves:
-            ax.plot([e[0] for e in evals], [e[2] for e in evals], marker=".", color=color, label=label, alpha=0.8)
+def seed_band(runs: List[List[List[float]]], points: int = 200) -> Optional[Tuple[List[float], ...]]:
+    """Several seeds' evaluations ([seconds, steps, return, ...] each) on one time grid, between evaluations
+    linearly: (seconds, mean, lowest, highest) over the span that every seed covers; None if they share none."""
+    import numpy as np
+
+    curves = [sorted((e[0], e[2]) for e in evals) for evals in runs if evals]
+    if len(curves) < len(runs) or not curves:
+        return None
+    start, end = max(c[0][0] for c in curves), min(c[-1][0] for c in curves)
+    if start > end:
+        return None
+    grid = np.linspace(start, end, points if end > start else 1)
+    values = np.array([np.interp(grid, [t for t, _ in c], [r for _, r in c]) for c in curves])
+    return grid.tolist(), values.mean(0).tolist(), values.min(0).tolist(), values.max(0).tolist()
+
+
+def return_curves(plt, panels: List, path: str, columns: int = 3) -> None:
+    """Evaluation return against wall-clock seconds, one panel per (title, task, [(label, colour, runs)]), each with
+    the task's target dotted. runs: each a list of evaluations; one run is drawn as a line, several as seed_band."""
+    rows = -(-len(panels) // columns)
+    width = min(len(panels), columns)
+    fig, axes = plt.subplots(rows, width, figsize=(6 * width, 4.2 * rows), squeeze=False)
+    for ax, (title, task, curves) in zip(axes.flat, panels):
+        for label, color, runs in curves:
+            band = seed_band(runs) if len(runs) > 1 else None
+            if band is None:  # one seed, or seeds with no time in common: each run as it is
+                for i, evals in enumerate(runs):
+                    ax.plot(
+                        [e[0] for e in evals],
+                        [e[2] for e in evals],
+                        marker=".",
+                        color=color,
+                        label=label if i == 0 else None,
+                        alpha=0.8,
+                    )
+                continue
+            seconds, mean, low, high = band
+            ax.plot(seconds, mean, color=color, label="{} ({} seeds)".format(label, len(runs)))
+            ax.fill_between(seconds, low, high, color=color, alpha=0.2, linewidth=0)
         if task.lower() in TARGETS:
             ax.axhline(TARGETS[task.lower()], color="gray", linestyle=":", linewidth=1)
         ax.set(title=title, xlabel="wall-clock seconds from process start", ylabel="evaluation return")
         ax.grid(alpha=0.3)
         ax.legend()
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -345,3 +345,16 @@ def test_report_table_means_sample_std_thresholds_and_a_missing_seed(tmp_path):
     line = next(x for x in md.splitlines() if x.startswith("| Ant | rsl_rl_ppo |"))
     assert "| 0 (gpu-1), 1 (gpu-1) |" in line and "3000 ± 1414 (n=2)" in line  # the two seeds there are
     assert "| 120 (1 of 2 seeds) (target 3000; -, 120) |" in line  # seed 0 never reached it
+
+
+def test_seed_band_averages_seeds_over_the_time_they_share():
+    """The figure's shading: seeds' returns, linear between evaluations, averaged over the seconds that every seed
+    covers, with the lowest and highest seed around the mean; seeds sharing no time give no band."""
+    a = [[0, 1, 0.0], [100, 2, 1000.0]]
+    b = [[50, 1, 300.0], [150, 2, 300.0]]
+    seconds, mean, low, high = bench.seed_band([a, b], points=3)
+    assert seconds == [50.0, 75.0, 100.0]
+    assert mean == [400.0, 525.0, 650.0]  # a: 500, 750, 1000; b: 300 throughout
+    assert low == [300.0, 300.0, 300.0] and high == [500.0, 750.0, 1000.0]
+    assert bench.seed_band([a, [[120, 1, 5.0], [130, 2, 6.0]]]) is None  # no second that both cover
+    assert bench.seed_band([a, []]) is None  # a seed with no evaluation yet
