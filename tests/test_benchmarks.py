@@ -358,3 +358,13 @@ def test_seed_band_averages_seeds_over_the_time_they_share():
     assert low == [300.0, 300.0, 300.0] and high == [500.0, 750.0, 1000.0]
     assert bench.seed_band([a, [[120, 1, 5.0], [130, 2, 6.0]]]) is None  # no second that both cover
     assert bench.seed_band([a, []]) is None  # a seed with no evaluation yet
+
+
+def test_brax_budgets_give_every_system_brax_ppos_step_budget_of_the_task():
+    """--brax-budgets (the six-task table): Brax PPO's published budget where it has one, Ant's for hopper and
+    walker2d, as benchmarks/brax_ppo.py gives its own runs."""
+    budgets = {t: bench.brax_budget(t) for t in ("Ant", "Humanoid", "halfcheetah", "hopper", "walker2d")}
+    assert budgets == dict(
+        Ant=50_000_000, Humanoid=60_000_000, halfcheetah=50_000_000, hopper=50_000_000, walker2d=50_000_000
+    )
+    assert bench.brax_budget("humanoidstandup") == 100_000_000
