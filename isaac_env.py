@@ -22,9 +22,10 @@ RGB image ([240, 320, 3] uint8, for --video; Brax only), `env.fps` its frames pe
 Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
 
 Two additions for start-up and evaluation: `env.compile()` compiles now what the first reset and step would (Brax:
-MJX's programs, 10-30 s, kept in JAX's persistent cache, so seconds in a later run); `make_env(..., riders=E)`
-adds E envs to the same simulation, hidden from the contract above, on which `env.ride(evaluation)` runs an
-evaluation beside training, one step of it with each training step (see VecEnv.ride; not on Isaac Gym).
+MJX's programs, 10-30 s; kept traced and compiled in JAX's cache folder, so about a second in a later run);
+`make_env(..., riders=E)` adds E envs to the same simulation, hidden from the contract above, on which
+`env.ride(evaluation)` runs an evaluation beside training, one step of it with each training step (see VecEnv.ride;
+not on Isaac Gym).
 
 Backends: "isaacgym" (NVIDIA Isaac Gym through isaacgymenvs), "brax" (Brax on MuJoCo-XLA, pip-installable,
 handed to torch through DLPack) and "torch" (small classic-control tasks written in torch). "auto" takes the
@@ -35,8 +36,10 @@ import atexit
 import collections
 import contextlib
 import ctypes.util
+import hashlib
 import importlib.metadata
 import io
+import json
 import os
 import platform
 import socket
@@ -67,7 +70,8 @@ import torch
 # JAX grabs 75% of GPU memory when it starts unless told not to, leaving torch (which shares the GPU) too little.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # MJX compiles each env's reset and step for 10-30 s; JAX's persistent cache keeps the executables on disk, so a
-# later run of the same task and env count loads them in a second or two. On by default, in the user's cache folder;
+# later run of the same task and env count loads them in a second or two (and the programs themselves, exported
+# there by _brax_programs, so that nothing is traced either). On by default, in the user's cache folder;
 # JAX reads these variables when it is imported (after this), so a user's own JAX_COMPILATION_CACHE_DIR wins, and
 # JAX_ENABLE_COMPILATION_CACHE=false (JAX's own switch) turns it off. The threshold (JAX's default: 1 s) also keeps
 # the evaluation envs' smaller programs.
@@ -323,15 +327,18 @@ def _import_brax_envs():
             "egl: libegl1), or unset MUJOCO_GL, which leaves the choice to this module (EGL where "
             "libEGL is installed)".format(os.environ["MUJOCO_GL"], type(e).__name__, e)
         ) from None
-    if not JAX_CACHE_EVENTS:  # (once) count what JAX's persistent cache loads (hits) and writes (misses)
-        import jax
-
-        JAX_CACHE_EVENTS.update(hits=0, misses=0)
-        jax.monitoring.register_event_listener(_count_jax_cache_event)
     return envs
 
 
 JAX_CACHE_EVENTS = {}  # type: Dict[str, int]
+
+
+def _watch_jax_cache() -> None:  # (once) count what JAX's persistent cache loads (hits) and writes (misses)
+    if not JAX_CACHE_EVENTS:
+        import jax
+
+        JAX_CACHE_EVENTS.update(hits=0, misses=0)
+        jax.monitoring.register_event_listener(_count_jax_cache_event)
 
 
 def _count_jax_cache_event(event: str, **kwargs) -> None:
@@ -352,60 +359,162 @@ def jax_cache_line() -> str:
     )
 
 
-_BRAX_STEP_CACHE = {}  # type: Dict[Tuple[str, int, int], tuple]
 # A simulation whose position, velocity or observation passes this has diverged (see step() below). With random
 # actions, 400 steps of 16 envs on a CPU reached |obs| 16 (Ant), 120 (Humanoid), 25 (halfcheetah), 10 (hopper,
 # walker2d) and 120 (humanoidstandup), and |qvel| 16 to 60.
 DIVERGED = 1e4
 
 
-def _brax_functions(env, name: str, num_envs: int, max_episode_length: int):
-    """Jitted reset and step for one (task, env count, limit); cached so that two env objects of one shape share
-    one compilation (MJX compiles for 10-30 s)."""
-    key = (name, num_envs, max_episode_length)
-    if key not in _BRAX_STEP_CACHE:
-        import jax
-        import jax.numpy as jnp
+_BRAX_PROGRAMS = {}  # type: Dict[Tuple[str, int, int, str], Dict]
 
-        def fresh_states(rng):
-            rng, sub = jax.random.split(rng)
-            return rng, jax.vmap(env.reset)(jax.random.split(sub, num_envs))
 
-        def step(state, steps, fresh, actions, restart):  # restart: rider envs to start over (VecEnv.ride)
-            next_state = jax.vmap(env.step)(state, actions)
-            steps = steps + 1
-            # MuJoCo's C engine resets a simulation whose positions, velocities or accelerations pass 1e10 or turn NaN
-            # (mjMAXVAL, mjWARN_BADQACC); MJX does not, and one env blowing up (huge values first, then inf and NaN)
-            # would poison every network through the observation normaliser: restart it, and zero what it returned.
-            # Positions, velocities and observations count as diverged long before that, past DIVERGED: on the way
-            # up, one observation of 1e6 among 16M of a feature of std 1 leaves its normaliser's std at about 250.
-            data = next_state.pipeline_state
-            bounded = lambda x, bound=DIVERGED: (jnp.abs(x) < bound).all(-1)  # noqa: E731  (False for NaN)
-            broken = ~(
-                bounded(data.qpos)
-                & bounded(data.qvel)
-                & bounded(next_state.obs)
-                & bounded(data.qacc, 1e10)
-                & (jnp.abs(next_state.reward) < 1e10)
-            )
-            terminated = (next_state.done > 0) & ~broken
-            truncated = ((steps >= max_episode_length) & ~terminated) | broken
-            start_over = terminated | truncated | restart
+def _brax_env(name: str):
+    with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
+        warnings.filterwarnings("ignore", message="Brax System")
+        return _import_brax_envs().get_environment(name, backend="mjx")
 
-            def select(start, current):  # envs that ended restart from their own fresh state
-                return jnp.where(start_over.reshape((-1,) + (1,) * (current.ndim - 1)), start, current)
 
-            state = jax.tree_util.tree_map(select, fresh, next_state)
-            steps = jnp.where(start_over, 0, steps)
-            final_obs = jnp.where(broken[:, None], 0.0, next_state.obs)
-            return (
-                state,
-                steps,
-                (state.obs, final_obs, jnp.where(broken, 0.0, next_state.reward), terminated, truncated, broken),
-            )
+def _brax_programs(name: str, num_envs: int, max_episode_length: int, jax_platform: str) -> Dict:
+    """MJX's reset and step for one (task, env count, limit), jitted over flat lists of the state's arrays, and what
+    the adapter needs to know of them. Tracing them means building Brax's env and tracing MJX (3-5 s on a GPU, before
+    any compilation); so they are exported (jax.export) into JAX's cache folder, from which a later process loads
+    them in milliseconds, and JAX's cache then holds their compiled code: a warm start traces and compiles nothing.
+    Kept per process too, so that two env objects of one shape share one compilation."""
+    key = (name, num_envs, max_episode_length, jax_platform)
+    if key not in _BRAX_PROGRAMS:
+        path = _exported_path(key)
+        programs = _load_exported(path) if path else None
+        _BRAX_PROGRAMS[key] = programs or _traced_programs(name, num_envs, max_episode_length, jax_platform, path)
+    return _BRAX_PROGRAMS[key]
 
-        _BRAX_STEP_CACHE[key] = (jax.jit(fresh_states), jax.jit(step))
-    return _BRAX_STEP_CACHE[key]
+
+def _exported_path(key: Tuple) -> Optional[str]:
+    """Where the programs of `key` are exported: JAX's cache folder (off where JAX's cache is off), under a name that
+    changes with this file's code and with the versions of the packages that make the programs."""
+    import jax
+
+    folder = jax.config.jax_compilation_cache_dir
+    if not (folder and jax.config.jax_enable_compilation_cache) or "://" in folder or not hasattr(jax, "export"):
+        return None  # (JAX's cache off; a remote one, JAX's business alone; a JAX older than jax.export, 0.4.30)
+    versions = []
+    for package in ("jax", "jaxlib", "brax", "mujoco", "mujoco-mjx"):
+        try:
+            versions.append(importlib.metadata.version(package))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(None)
+    with open(__file__, "rb") as f:
+        digest = hashlib.sha256(f.read() + repr((key, versions)).encode()).hexdigest()[:16]
+    return os.path.join(folder, "isaac_env-{}-{}x{}-{}-{}.npz".format(key[0], key[1], key[2], key[3], digest))
+
+
+def _load_exported(path: str) -> Optional[Dict]:
+    import jax
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            fresh, step = (jax.export.deserialize(bytearray(saved[n].tobytes())) for n in ("fresh", "step"))
+    except FileNotFoundError:
+        return None
+    except Exception as e:  # unreadable (a write cut short, another JAX): traced again, and written again
+        warnings.warn(
+            "isaac_env: could not load {} ({}: {}); tracing MJX again".format(path, type(e).__name__, e), stacklevel=3
+        )
+        return None
+    return dict(meta, fresh=jax.jit(fresh.call), step=jax.jit(step.call), source="exported", env=None)
+
+
+def _traced_programs(name: str, num_envs: int, max_episode_length: int, jax_platform: str, path: Optional[str]):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    env = _brax_env(name)
+
+    def fresh_states(rng):
+        rng, sub = jax.random.split(rng)
+        return rng, jax.vmap(env.reset)(jax.random.split(sub, num_envs))
+
+    def step(state, steps, fresh, actions, restart):  # restart: rider envs to start over (VecEnv.ride)
+        next_state = jax.vmap(env.step)(state, actions)
+        steps = steps + 1
+        # MuJoCo's C engine resets a simulation whose positions, velocities or accelerations pass 1e10 or turn NaN
+        # (mjMAXVAL, mjWARN_BADQACC); MJX does not, and one env blowing up (huge values first, then inf and NaN)
+        # would poison every network through the observation normaliser: restart it, and zero what it returned.
+        # Positions, velocities and observations count as diverged long before that, past DIVERGED: on the way
+        # up, one observation of 1e6 among 16M of a feature of std 1 leaves its normaliser's std at about 250.
+        data = next_state.pipeline_state
+        bounded = lambda x, bound=DIVERGED: (jnp.abs(x) < bound).all(-1)  # noqa: E731  (False for NaN)
+        broken = ~(
+            bounded(data.qpos)
+            & bounded(data.qvel)
+            & bounded(next_state.obs)
+            & bounded(data.qacc, 1e10)
+            & (jnp.abs(next_state.reward) < 1e10)
+        )
+        terminated = (next_state.done > 0) & ~broken
+        truncated = ((steps >= max_episode_length) & ~terminated) | broken
+        start_over = terminated | truncated | restart
+
+        def select(start, current):  # envs that ended restart from their own fresh state
+            return jnp.where(start_over.reshape((-1,) + (1,) * (current.ndim - 1)), start, current)
+
+        state = jax.tree_util.tree_map(select, fresh, next_state)
+        steps = jnp.where(start_over, 0, steps)
+        final_obs = jnp.where(broken[:, None], 0.0, next_state.obs)
+        return (
+            state,
+            steps,
+            (state.obs, final_obs, jnp.where(broken, 0.0, next_state.reward), terminated, truncated, broken),
+        )
+
+    # The programs take and return the state as the flat list of its arrays: a loaded program knows no Brax types.
+    found = {}  # the state's structure and its arrays' names (".obs"), as tracing the reset finds them
+
+    def flat_fresh_states(rng):
+        rng, state = fresh_states(rng)
+        named, found["structure"] = jax.tree_util.tree_flatten_with_path(state)
+        found["names"] = [jax.tree_util.keystr(path) for path, _ in named]
+        return rng, [x for _, x in named]
+
+    def flat_step(state, steps, fresh, actions, restart):
+        state, fresh = (jax.tree_util.tree_unflatten(found["structure"], x) for x in (state, fresh))
+        state, steps, outputs = step(state, steps, fresh, actions, restart)
+        return jax.tree_util.tree_leaves(state), steps, outputs
+
+    programs = dict(fresh=jax.jit(flat_fresh_states), step=jax.jit(flat_step), source="traced", env=env)
+    rng = jax.eval_shape(lambda: jax.random.PRNGKey(0))
+    leaves = jax.eval_shape(programs["fresh"], rng)[1]  # (traces the reset; the jitted function keeps the trace)
+    obs_leaf = found["names"].index(".obs")
+    meta = dict(obs_dim=leaves[obs_leaf].shape[-1], act_dim=env.action_size, dt=float(env.dt), obs_leaf=obs_leaf)
+    programs.update(meta)
+    if path is None:
+        return programs
+    inputs = [
+        leaves,
+        jax.ShapeDtypeStruct((num_envs,), jnp.int32),
+        leaves,
+        jax.ShapeDtypeStruct((num_envs, env.action_size), jnp.float32),
+        jax.ShapeDtypeStruct((num_envs,), jnp.bool_),
+    ]
+    platforms = None if jax_platform == "gpu" else [jax_platform]  # (None: JAX's default backend: its GPU if any)
+    try:
+        exported = dict(
+            fresh=jax.export.export(programs["fresh"], platforms=platforms)(rng),
+            step=jax.export.export(programs["step"], platforms=platforms)(*inputs),
+        )
+        written = "{}.{}.tmp.npz".format(path[: -len(".npz")], os.getpid())
+        blobs = {n: np.frombuffer(e.serialize(), dtype=np.uint8) for n, e in exported.items()}
+        np.savez(written, meta=np.array(json.dumps(meta)), **blobs)
+        os.replace(written, path)  # (whole or not at all, for a process starting beside)
+    except Exception as e:  # a program JAX cannot export, or a folder it cannot write: traced next time too
+        warnings.warn(
+            "isaac_env: MJX's programs not exported to {} ({}: {})".format(path, type(e).__name__, e), stacklevel=3
+        )
+        return programs
+    # the exported programs run here too: JAX's cache then holds what a later process compiles from the same file
+    return dict(programs, fresh=jax.jit(exported["fresh"].call), step=jax.jit(exported["step"].call))
 
 
 class BraxEnv(VecEnv):
@@ -432,7 +541,7 @@ class BraxEnv(VecEnv):
         import jax
         import jax.numpy as jnp
 
-        brax_envs = _import_brax_envs()
+        _watch_jax_cache()
         platform, index = ("gpu", device.index or 0) if device.type == "cuda" else ("cpu", 0)
         if (
             index == 0
@@ -451,19 +560,16 @@ class BraxEnv(VecEnv):
                 )
             )
         self.jax_device = jax_devices[index]
-        with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
-            warnings.filterwarnings("ignore", message="Brax System")
-            self.env = brax_envs.get_environment(name, backend="mjx")
         max_episode_length = max_episode_length or 1000
-        self._fresh_states, self._step = _brax_functions(self.env, name, num_envs + riders, max_episode_length)
+        programs = _brax_programs(name, num_envs + riders, max_episode_length, platform)
+        self._fresh_states, self._step, self._obs_leaf = programs["fresh"], programs["step"], programs["obs_leaf"]
+        self.programs = programs["source"]  # "exported": loaded from JAX's cache folder, no Brax env built or traced
+        self._brax, self._structure = programs["env"], None  # Brax's env and State's structure: where needed
+        super().__init__(name, num_envs, programs["obs_dim"], programs["act_dim"], device, max_episode_length, riders)
         self._rng = jax.device_put(jax.random.PRNGKey(seed), self.jax_device)
-        # Brax's env.observation_size runs an un-jitted reset (15 s of MJX on a CPU). The shape from tracing the
-        # jitted reset costs a second, and compile() then reuses that trace (JAX keeps it with the jitted function).
-        obs_dim = jax.eval_shape(self._fresh_states, self._rng)[1].obs.shape[-1]
-        super().__init__(name, num_envs, obs_dim, self.env.action_size, device, max_episode_length, riders)
         riders_mask = jax.device_put(jnp.arange(self._rows) >= num_envs, self.jax_device)
         self._restart = {False: jnp.zeros_like(riders_mask), True: riders_mask}  # which envs start over (riders)
-        self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / float(self.env.dt)
+        self._calls, self._renderer, self._state, self.fps = 0, None, None, 1.0 / programs["dt"]
         # JAX frees an array once unreferenced and may give its memory to the next computation at once, before torch's
         # stream (behind the host under CUDA graphs) has read it. This env's next step waits for that stream (it takes
         # torch's actions); other JAX work does not (another env's, such as an evaluation env compiling on a thread
@@ -509,8 +615,8 @@ class BraxEnv(VecEnv):
         self._state = self._fresh
         self._steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
         self._calls = 0
-        self._lend(self._state.obs)
-        return torch.from_dlpack(self._state.obs)
+        self._lend(self._state[self._obs_leaf])
+        return torch.from_dlpack(self._state[self._obs_leaf])
 
     def _lend(self, arrays) -> None:  # keep what torch is handed until its stream is done with it (see __init__)
         cuda = self.device.type == "cuda"
@@ -535,6 +641,20 @@ class BraxEnv(VecEnv):
         self.nonfinite_resets += broken.sum()
         return obs, final_obs, reward, terminated, truncated, ~broken
 
+    @property
+    def env(self):  # Brax's env object, built on first use where the programs came from JAX's cache folder
+        if self._brax is None:
+            self._brax = _brax_env(self.name)
+        return self._brax
+
+    def brax_state(self):
+        """The current state of every env (riders too) as Brax's State, as Brax's own env.step takes it."""
+        import jax
+
+        if self._structure is None:  # (a trace of Brax's reset, once: render() asks at every frame)
+            self._structure = jax.tree_util.tree_structure(jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)))
+        return jax.tree_util.tree_unflatten(self._structure, self._state)  # (vmapped: the same, batched arrays)
+
     def render(self, index: int = 0):
         """Env `index`'s current state (before reset(): the model's rest pose) through MuJoCo's own renderer, from the
         model's tracking camera if it has one."""
@@ -555,7 +675,7 @@ class BraxEnv(VecEnv):
             self._data = mujoco.MjData(model)
             self._camera = "track" if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0 else -1
         if self._state is not None:
-            state = self._state.pipeline_state
+            state = self.brax_state().pipeline_state
             self._data.qpos[:], self._data.qvel[:] = np.asarray(state.q[index]), np.asarray(state.qd[index])
         mujoco.mj_forward(model, self._data)  # the bodies' positions from the joints'
         self._renderer.update_scene(self._data, camera=self._camera)

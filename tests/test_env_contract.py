@@ -126,7 +126,7 @@ def test_brax_final_obs_is_the_state_reached_before_reset(brax_env):
     restarted = 0
     for _ in range(25):
         actions = random_actions(brax_env, generator)
-        state_before = brax_env._state
+        state_before = brax_env.brax_state()
         obs, _, terminated, truncated, info = brax_env.step(actions)
         expected = torch.from_dlpack(plain_step(state_before, jax.numpy.asarray(actions.numpy())).obs)
         done = terminated | truncated
@@ -168,7 +168,7 @@ def test_riders_run_an_evaluation_beside_and_never_touch_the_training_envs(kind,
             )
 
         def simulate(env, actions):  # every env's reward for these actions, riders' too
-            return torch.from_dlpack(plain_step(env._state, jax.numpy.asarray(actions.numpy())).reward)
+            return torch.from_dlpack(plain_step(env.brax_state(), jax.numpy.asarray(actions.numpy())).reward)
     else:
 
         def make():
@@ -416,10 +416,12 @@ def test_brax_restarts_an_env_whose_simulation_blew_up(brax_env):
 def test_brax_restarts_a_simulation_that_diverges_long_before_it_overflows(brax_env, speed, diverged):
     """A finite velocity past isaac_env.DIVERGED (1e4) counts as a blow-up, as MuJoCo's own 1e10 or a NaN does, so
     that the values on the way there never reach a normaliser; below it, nothing happens."""
+    import jax
+
     brax_env.reset()
-    before, state = int(brax_env.nonfinite_resets), brax_env._state
+    before, state = int(brax_env.nonfinite_resets), brax_env.brax_state()
     qvel = state.pipeline_state.qvel.at[1].set(speed)
-    brax_env._state = state.replace(pipeline_state=state.pipeline_state.replace(qvel=qvel))
+    brax_env._state = jax.tree_util.tree_leaves(state.replace(pipeline_state=state.pipeline_state.replace(qvel=qvel)))
     _, _, _, truncated, info = brax_env.step(torch.zeros(brax_env.num_envs, brax_env.act_dim))
     assert info["valid"].tolist() == [True, not diverged, True, True, True, True]
     assert int(brax_env.nonfinite_resets) == before + diverged and bool(truncated[1]) == diverged

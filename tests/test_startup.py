@@ -25,6 +25,7 @@ import isaac_env
 env = isaac_env.make_env("InvertedPendulum", 3, backend="brax", device="cpu", seed=0, max_episode_length=5)
 env.compile()
 env.reset()
+print(env.programs)
 print(isaac_env.jax_cache_line())
 """
 
@@ -49,12 +50,23 @@ def test_the_jax_cache_is_set_before_jax_loads_and_a_users_own_folder_or_opt_out
 
 
 def test_a_second_process_loads_a_brax_envs_programs_from_the_cache(tmp_path):
-    first = python(COMPILE, tmp_path)[-1]
+    """The first process traces MJX's programs, exports them and compiles them into JAX's cache folder; the second
+    loads both, tracing and compiling nothing; an export it cannot read is traced and written again, and its
+    compiled programs still come from the cache."""
+    first = python(COMPILE, tmp_path)[-2:]
     folder = str(tmp_path / "xdg" / "ppo_isaac" / "jax")
-    assert first == "JAX compilation cache {}: 0 programs loaded from it, 2 compiled and written to it".format(folder)
-    assert len(os.listdir(folder)) == 2  # the env's reset and step
-    second = python(COMPILE, tmp_path)[-1]
-    assert second == "JAX compilation cache {}: 2 programs loaded from it, 0 compiled and written to it".format(folder)
+    loaded = "JAX compilation cache {}: 2 programs loaded from it, 0 compiled and written to it".format(folder)
+    assert first == [
+        "traced",
+        "JAX compilation cache {}: 0 programs loaded from it, 2 compiled and written to it".format(folder),
+    ]
+    exported = [f for f in os.listdir(folder) if f.startswith("isaac_env-")]
+    assert len(exported) == 1 and len(os.listdir(folder)) == 3  # the exported reset and step; their compiled code
+    assert python(COMPILE, tmp_path)[-2:] == ["exported", loaded]
+    with open(os.path.join(folder, exported[0]), "wb") as f:
+        f.write(b"cut short")
+    assert python(COMPILE, tmp_path)[-2:] == ["traced", loaded]
+    assert python(COMPILE, tmp_path)[-2:] == ["exported", loaded]  # (written again)
 
 
 @pytest.mark.parametrize("module", [ppo_isaac, sac_isaac])
