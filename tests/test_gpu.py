@@ -34,7 +34,7 @@ def test_arrays_lent_to_torch_outlive_a_lagging_torch_stream():
     leave it). No array handed to torch may be let go before torch's stream has passed the point where it was handed
     over, and what torch reads stays finite. Where the host could not run ahead of torch's stream (JAX waited at the
     hand-over), the guard had nothing to guard, and the test says so by skipping: on an H200 (2026-12-02, torch
-    2.11, jax 0.11.2) it did, its asserts held, and torch's stream was never 2 hand-overs behind the host (JAX's
+    2.11, jax 0.11.2) it did, its asserts held, and torch's stream was never 2 hand-overs behind the host (likely: JAX's
     step waits for torch's actions, and handing JAX's outputs to torch waits for that step)."""
     env = isaac_env.make_env("Ant", 64, "brax", "cuda", seed=0)
     env.FRESH_EVERY = 10**9  # (the pool's refresh syncs torch's stream: it would hide the lag)
