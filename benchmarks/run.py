@@ -249,6 +249,8 @@ def training_row(
         "jax_cache": a.jax_cache,
     }
     row.update(result)
+    if STOP["requested"]:  # cut short by Ctrl-C or the call's time limit: not a result to keep (see already_done)
+        row["cut_short"] = True
     if not os.path.isfile(out):
         print(
             "{} {} seed {} wrote no summary (exit {}):\n{}".format(system, task, seed, result["returncode"], tail(log)),
@@ -307,6 +309,14 @@ def training_row(
         flush=True,
     )
     return row
+
+
+def already_done(rows: Dict[str, Dict], key: str) -> bool:
+    """Whether the results have a finished run of `key` on any host (--skip-done): neither failed nor cut short."""
+    return any(
+        k.split("@")[0] == key and not r.get("status", "failed").startswith("failed") and not r.get("cut_short")
+        for k, r in rows.items()
+    )
 
 
 def brax_budget(task: str) -> int:
@@ -962,7 +972,8 @@ def main() -> None:
     parser.add_argument(
         "--skip-done",
         action="store_true",
-        help="skip training runs that the results file already has a finished row of (any host)",
+        help="skip training runs that the results file already has a finished row of (any host): one that neither "
+        "failed nor was cut short by Ctrl-C or `timeout -s INT`",
     )
     parser.add_argument("--sac-seconds", type=float, default=300.0, help="wall-clock cap of each SAC run")
     parser.add_argument("--brax-seconds", type=float, default=1200.0, help="wall-clock cap of each Brax PPO run")
@@ -1169,10 +1180,7 @@ def main() -> None:
                     task_flags = flags
                     if a.brax_budgets and system != "brax_ppo" and not a.total_timesteps:
                         task_flags = flags + ["--total-timesteps", str(brax_budget(task))]
-                    if a.skip_done and any(
-                        k.split("@")[0] == key and not r.get("status", "failed").startswith("failed")
-                        for k, r in results["rows"].items()
-                    ):
+                    if a.skip_done and already_done(results["rows"], key):
                         print("skipped, already in the results: " + key, flush=True)
                         continue
                     jobs.append(

@@ -368,3 +368,22 @@ def test_brax_budgets_give_every_system_brax_ppos_step_budget_of_the_task():
         Ant=50_000_000, Humanoid=60_000_000, halfcheetah=50_000_000, hopper=50_000_000, walker2d=50_000_000
     )
     assert bench.brax_budget("humanoidstandup") == 100_000_000
+
+
+def test_skip_done_goes_on_from_finished_rows_only():
+    """--skip-done (a table run a GPU session at a time): a completed, target-reached or capped run is done on any
+    host; a failed one, or one cut short by the call's time limit (SIGINT), runs again."""
+    rows = {
+        "train/ppo_isaac/Ant/0@a": dict(status="completed"),
+        "train/ppo_isaac/Ant/1@b": dict(status="target_reached"),
+        "train/brax_ppo/Ant/0@a": dict(status="stopped at 290 s"),
+        "train/ppo_isaac/Humanoid/0@a": dict(status="failed (exit 1) after 3 s"),
+        "train/sac_isaac/Ant/0@a": dict(status="interrupted", cut_short=True),
+    }
+    done = [
+        k for k in ("ppo_isaac/Ant/0", "ppo_isaac/Ant/1", "brax_ppo/Ant/0") if bench.already_done(rows, "train/" + k)
+    ]
+    assert len(done) == 3
+    assert not bench.already_done(rows, "train/ppo_isaac/Humanoid/0")
+    assert not bench.already_done(rows, "train/sac_isaac/Ant/0")
+    assert not bench.already_done(rows, "train/ppo_isaac/Ant/2")  # never ran
