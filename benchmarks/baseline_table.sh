@@ -5,7 +5,7 @@
 # PPO's step budget of the task (--brax-budgets); our scripts keep their per-task defaults, the "other" ones on the
 # four held-out tasks; cold caches; evaluations of 128 episodes every 15 s; the thresholds are run.py's TARGETS.
 # Rows land in OUT_DIR/NAME.json as each run ends; run it again with the same OUT_DIR and NAME to go on from the rows
-# already there (--skip-done), a GPU session at a time.
+# already there (--skip-done; give the same NAME to every piece), a GPU session at a time.
 #
 #   bash benchmarks/baseline_table.sh OUT_DIR [NAME]    # some 3.5 h on one H200 (an estimate from the steps/s known)
 set -eu
