@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's main comparison on one GPU, in one call or in pieces: ppo_isaac.py and sac_isaac.py with their defaults against
-# Brax's own JAX PPO with its published settings, each run alone on the GPU, seconds counted from process start.
+# The README's main comparison on one GPU, in one call or in pieces: ppo_isaac.py and sac_isaac.py with their
+# defaults against Brax's own JAX PPO with its published settings, each run alone on the GPU, seconds counted from
+# process start.
 # Our scripts evaluate 128 episodes every 15 s (run.py's defaults), as Brax's evaluator runs 128 envs. Task by task,
 # so that a piece run in one GPU session finishes whole tasks (a fresh machine has no warm caches to reuse):
 #   1. Ant: cold caches (JAX, torch), then warm ones, reusing what the cold runs left for each system, seed 0;
