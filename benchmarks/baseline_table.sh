@@ -9,8 +9,9 @@
 #
 #   bash benchmarks/baseline_table.sh OUT_DIR [NAME]    # some 3.5 h on one H200 (an estimate from the steps/s known)
 set -eu
-# Under a time limit (`timeout -s INT SECONDS bash benchmarks/baseline_table.sh ...`, which signals the whole process group):
-# run.py records the run in progress as cut short (--skip-done runs it again next time) and stops; so does this.
+# Under a time limit (`timeout -s INT SECONDS bash benchmarks/baseline_table.sh ...`, which signals the whole process
+# group): run.py records the run in progress as cut short (--skip-done runs it again next time) and stops; so does
+# this script.
 trap 'exit 130' INT
 out=${1:?usage: bash benchmarks/baseline_table.sh OUT_DIR [NAME]}
 name=${2:-baseline-$(date +%F)}

@@ -14,8 +14,9 @@
 #
 #   bash benchmarks/main_table.sh OUT_DIR [NAME]     # about 1 h 40 min on one H200
 set -eu
-# Under a time limit (`timeout -s INT SECONDS bash benchmarks/main_table.sh ...`, which signals the whole process group):
-# run.py records the run in progress as cut short (--skip-done runs it again next time) and stops; so does this.
+# Under a time limit (`timeout -s INT SECONDS bash benchmarks/main_table.sh ...`, which signals the whole process
+# group): run.py records the run in progress as cut short (--skip-done runs it again next time) and stops; so does
+# this script.
 trap 'exit 130' INT
 out=${1:?usage: bash benchmarks/main_table.sh OUT_DIR [NAME]}
 name=${2:-main-$(date +%F)}
