@@ -21,4 +21,4 @@ source benchmarks/bytecode.sh
 for seed in 0 1 2; do
     python3 benchmarks/run.py --parts ppo rsl_rl brax --tasks "${tasks[@]}" --seeds "$seed" "${common[@]}"
 done
-python3 benchmarks/run.py --parts sac --tasks "${tasks[@]}" --seeds 0 "${common[@]}"
+python3 benchmarks/run.py --parts sac --tasks "${tasks[@]}" --seeds 0 --sac-seconds 900 "${common[@]}"  # (100M steps: 5 min)
