@@ -683,7 +683,34 @@ class BraxEnv(VecEnv):
 
 
 def _brax_tasks() -> Dict[str, str]:
-    return {task_key(n): n for n in _import_brax_envs()._envs if n != "fast"}  # "fast" is Brax's own test stub
+    """Brax's task names. Importing Brax to list them takes a second or more, and a warm start needs nothing else of
+    Brax (MJX's programs come exported: see _brax_programs), so the list is kept in JAX's cache folder too, per
+    version of Brax."""
+    import jax
+
+    folder = jax.config.jax_compilation_cache_dir
+    try:
+        version = importlib.metadata.version("brax")
+    except importlib.metadata.PackageNotFoundError:
+        version = None  # (not installed, or without its metadata: imported below, or an EnvError)
+    path = None
+    if folder and jax.config.jax_enable_compilation_cache and "://" not in folder and version:
+        path = os.path.join(folder, "isaac_env-brax-{}-tasks.json".format(version))
+        try:
+            with open(path) as f:
+                return {task_key(n): n for n in json.load(f)}
+        except (OSError, ValueError):
+            pass
+    names = [n for n in _import_brax_envs()._envs if n != "fast"]  # "fast" is Brax's own test stub
+    try:
+        if path:
+            os.makedirs(folder, exist_ok=True)
+            with open(path + ".{}.tmp".format(os.getpid()), "w") as f:
+                json.dump(names, f)
+            os.replace(f.name, path)
+    except OSError:
+        pass  # (a folder it cannot write: Brax is imported next time too)
+    return {task_key(n): n for n in names}
 
 
 # ---------------------------------------------------------------------------------------------- Isaac Gym
