@@ -658,10 +658,10 @@ class BraxEnv(VecEnv):
     def render(self, index: int = 0):
         """Env `index`'s current state (before reset(): the model's rest pose) through MuJoCo's own renderer, from the
         model's tracking camera if it has one."""
+        model = self.env.sys.mj_model  # (first: Brax's import picks MuJoCo's OpenGL, which MuJoCo reads when imported)
         import mujoco
         import numpy as np
 
-        model = self.env.sys.mj_model
         if self._renderer is None:
             try:
                 self._renderer = mujoco.Renderer(model, height=240, width=320)

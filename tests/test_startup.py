@@ -72,6 +72,16 @@ def test_a_second_process_loads_a_brax_envs_programs_from_the_cache(tmp_path):
     assert python(COMPILE, tmp_path)[-2:] == ["exported without Brax", loaded]  # (written again)
 
 
+RENDER = COMPILE.replace("print(isaac_env.jax_cache_line())", "print(env.render(0).shape)")
+
+
+def test_a_warm_start_renders_though_it_imported_no_brax(tmp_path):
+    """--video on a warm start: Brax is imported only when rendering asks for its model, and before MuJoCo, whose
+    OpenGL Brax's import picks (MuJoCo imported first took no OpenGL on a headless machine, and rendering failed)."""
+    python(COMPILE, tmp_path)
+    assert python(RENDER, tmp_path)[-2:] == ["exported without Brax", "(240, 320, 3)"]
+
+
 @pytest.mark.parametrize("module", [ppo_isaac, sac_isaac])
 def test_cudagraphs_is_on_by_default_and_no_cudagraphs_is_accepted(module):
     argv = ["--env-name", "Pendulum"]
