@@ -369,9 +369,13 @@ _BRAX_PROGRAMS = {}  # type: Dict[Tuple[str, int, int, str], Dict]
 
 
 def _brax_env(name: str):
+    try:
+        brax_envs = _import_brax_envs()
+    except ImportError as e:  # (its task list may come from JAX's cache folder, made while Brax still imported)
+        raise EnvError("{} ({})".format(INSTALL_HINTS["brax"], e)) from e
     with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
         warnings.filterwarnings("ignore", message="Brax System")
-        return _import_brax_envs().get_environment(name, backend="mjx")
+        return brax_envs.get_environment(name, backend="mjx")
 
 
 def _brax_programs(name: str, num_envs: int, max_episode_length: int, jax_platform: str) -> Dict:

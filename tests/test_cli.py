@@ -547,6 +547,7 @@ def test_cuda_without_gpu(tmp_path, script):
 
 @pytest.mark.parametrize("script", ["sac_isaac.py"])  # likewise
 def test_brax_missing(tmp_path, script):
+    isaac_env.resolve("Ant", "brax")  # Brax's task list kept in the tests' JAX cache folder, as a warm start finds it
     fake = tmp_path / "no_brax" / "brax"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'brax'\", name='brax')\n")
