@@ -477,7 +477,8 @@ def test_ppo_adaptive_learning_rate_leaves_out_the_kl_before_any_step(tmp_path, 
 def test_a_mujoco_gl_that_cannot_load_is_one_line(tmp_path):  # a common headless recipe, on a machine without OSMesa
     # (without the PYOPENGL_PLATFORM that MuJoCo set in this process when Brax loaded here: it would pick that one)
     env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
-    env.update(MUJOCO_GL="osmesa", PYTHONPATH=ROOT)
+    # (a JAX cache of its own: a warm start, whose MJX programs come exported, needs no Brax, MuJoCo or OpenGL)
+    env.update(MUJOCO_GL="osmesa", PYTHONPATH=ROOT, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax"))
     result = subprocess.run(
         [
             sys.executable,
