@@ -317,8 +317,8 @@ def _import_brax_envs():
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # MJX prints "Failed to import warp" (an optional backend)
             from brax import envs
-    except ImportError:
-        raise
+    except ImportError as e:  # (one place for every caller: resolving a task, building an env, rendering)
+        raise EnvError("{} ({})".format(INSTALL_HINTS["brax"], e)) from e
     except Exception as e:  # MuJoCo loads the OpenGL that MUJOCO_GL names when imported, and fails if it is missing
         if not os.environ.get("MUJOCO_GL"):
             raise
@@ -368,11 +368,23 @@ DIVERGED = 1e4
 _BRAX_PROGRAMS = {}  # type: Dict[Tuple[str, int, int, str], Dict]
 
 
-def _brax_env(name: str):
+def _package_version(name: str) -> Optional[str]:
     try:
-        brax_envs = _import_brax_envs()
-    except ImportError as e:  # (its task list may come from JAX's cache folder, made while Brax still imported)
-        raise EnvError("{} ({})".format(INSTALL_HINTS["brax"], e)) from e
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _local_jax_cache() -> Optional[str]:
+    """JAX's cache folder where JAX's cache is on and the folder is local (a remote one is JAX's business alone)."""
+    import jax
+
+    folder = jax.config.jax_compilation_cache_dir
+    return folder if folder and jax.config.jax_enable_compilation_cache and "://" not in folder else None
+
+
+def _brax_env(name: str):
+    brax_envs = _import_brax_envs()  # (here too where the task list came from JAX's cache folder: see _brax_tasks)
     with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
         warnings.filterwarnings("ignore", message="Brax System")
         return brax_envs.get_environment(name, backend="mjx")
@@ -397,15 +409,10 @@ def _exported_path(key: Tuple) -> Optional[str]:
     changes with this file's code and with the versions of the packages that make the programs."""
     import jax
 
-    folder = jax.config.jax_compilation_cache_dir
-    if not (folder and jax.config.jax_enable_compilation_cache) or "://" in folder or not hasattr(jax, "export"):
-        return None  # (JAX's cache off; a remote one, JAX's business alone; a JAX older than jax.export, 0.4.30)
-    versions = []
-    for package in ("jax", "jaxlib", "brax", "mujoco", "mujoco-mjx"):
-        try:
-            versions.append(importlib.metadata.version(package))
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(None)
+    folder = _local_jax_cache()
+    if not folder or not hasattr(jax, "export"):  # (a JAX older than jax.export, 0.4.30: traced at every start)
+        return None
+    versions = [_package_version(p) for p in ("jax", "jaxlib", "brax", "mujoco", "mujoco-mjx")]
     with open(__file__, "rb") as f:
         digest = hashlib.sha256(f.read() + repr((key, versions)).encode()).hexdigest()[:16]
     return os.path.join(folder, "isaac_env-{}-{}x{}-{}-{}.npz".format(key[0], key[1], key[2], key[3], digest))
@@ -690,15 +697,9 @@ def _brax_tasks() -> Dict[str, str]:
     """Brax's task names. Importing Brax to list them takes a second or more, and a warm start needs nothing else of
     Brax (MJX's programs come exported: see _brax_programs), so the list is kept in JAX's cache folder too, per
     version of Brax."""
-    import jax
-
-    folder = jax.config.jax_compilation_cache_dir
-    try:
-        version = importlib.metadata.version("brax")
-    except importlib.metadata.PackageNotFoundError:
-        version = None  # (not installed, or without its metadata: imported below, or an EnvError)
+    folder, version = _local_jax_cache(), _package_version("brax")  # (no version: imported below, or an EnvError)
     path = None
-    if folder and jax.config.jax_enable_compilation_cache and "://" not in folder and version:
+    if folder and version:
         path = os.path.join(folder, "isaac_env-brax-{}-tasks.json".format(version))
         try:
             with open(path) as f:
@@ -947,12 +948,7 @@ def provenance() -> Dict:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    versions = {}  # type: Dict[str, Optional[str]]
-    for name in ("torch", "jax", "brax", "mujoco", "mujoco-mjx", "isaacgym"):
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = {n: _package_version(n) for n in ("torch", "jax", "brax", "mujoco", "mujoco-mjx", "isaacgym")}
     commit = git("rev-parse", "HEAD")
     dirty = None if commit is None else bool(git("status", "--porcelain", "--untracked-files=no"))
     return dict(

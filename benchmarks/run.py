@@ -321,8 +321,7 @@ def already_done(rows: Dict[str, Dict], key: str) -> bool:
 
 def brax_budget(task: str) -> int:
     """Brax PPO's step budget for the task, as benchmarks/brax_ppo.py has it (importing it loads JAX, not a GPU)."""
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    import brax_ppo
+    import brax_ppo  # (beside this file, so on sys.path: this script's folder)
 
     return brax_ppo.BRAX_SETTINGS.get(task.lower(), brax_ppo.BRAX_SETTINGS[brax_ppo.FALLBACK])["num_timesteps"]
 
