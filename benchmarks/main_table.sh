@@ -13,6 +13,9 @@
 # still returns what finished.
 #
 #   bash benchmarks/main_table.sh OUT_DIR [NAME]     # about 1 h 40 min on one H200
+#
+# On a machine of several GPUs, GPUS="0 1 2 3" runs the cold runs of steps 3 and 4 one per GPU at once, each alone on
+# its GPU; SHARE=N runs N of step 4's at once on each GPU, rows that count for their returns only (run.py --share).
 set -eu
 # Under a time limit (`timeout -s INT SECONDS bash benchmarks/main_table.sh ...`, which signals the whole process
 # group): run.py records the run in progress as cut short (--skip-done runs it again next time) and stops; so does
@@ -26,5 +29,7 @@ for task in Ant Humanoid; do
     python3 benchmarks/run.py --parts ppo sac brax --tasks "$task" --seeds 0 --jax-cache cold "${common[@]}"
     python3 benchmarks/run.py --parts ppo sac brax --tasks "$task" --seeds 0 --jax-cache warm "${common[@]}"
 done
-python3 benchmarks/run.py --parts ppo sac brax --tasks halfcheetah --seeds 0 --jax-cache cold "${common[@]}"
-python3 benchmarks/run.py --parts ppo sac brax --tasks Ant Humanoid --seeds 1 2 --jax-cache cold "${common[@]}"
+gpus=(--gpus ${GPUS:-0})
+python3 benchmarks/run.py --parts ppo sac brax --tasks halfcheetah --seeds 0 --jax-cache cold "${common[@]}" "${gpus[@]}"
+python3 benchmarks/run.py --parts ppo sac brax --tasks Ant Humanoid --seeds 1 2 --jax-cache cold "${common[@]}" \
+    "${gpus[@]}" --share "${SHARE:-1}"

@@ -4,7 +4,8 @@
     python benchmarks/run.py --parts ceiling ppo brax --tasks Ant --seeds 0 1 2
     python benchmarks/run.py --report-only                     # redraw the .md and plots from the .json
 
-Parts (run in this order, each system in its own process, one at a time):
+Parts (run in this order, each system in its own process, one at a time; training runs one per GPU at once with
+--gpus, N per GPU with --share N, whose rows count for their returns only):
   ceiling   Brax MJX env at --env-num with random actions: in one jitted loop, with torch in the loop, and
             through isaac_env's adapter (benchmarks/ceiling.py)
   scaling   the same for env counts 512 to 16384 (Ant)
@@ -66,7 +67,8 @@ PROVENANCE = {}  # type: Dict  # isaac_env.provenance(), filled in main(): every
 class PeakGpuMemory:
     """Polls the GPU's memory in use every 0.1 s while a child process runs, through NVML. The process's own
     figure where NVML reports it by pid; in containers, whose pids NVML does not see, the GPU's total use minus
-    what was in use before the child started (only one benchmark process runs at a time)."""
+    what was in use before the child started (right while the child is alone on its GPU; runs sharing one GPU have
+    no memory figure in containers: see training_row)."""
 
     def __init__(self, pid: int, gpu_index: int = 0):
         self.pid, self.peak_mib, self.method, self._stop = pid, 0.0, None, threading.Event()
@@ -103,7 +105,8 @@ class PeakGpuMemory:
 def run_process(
     cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None, cwd: str = ROOT, gpu_index: int = 0
 ) -> Dict:
-    """Run one benchmark process with its output in log_path; after max_seconds it gets SIGINT (our scripts
+    """Run one benchmark process with its output in log_path; after max_seconds, or once the benchmark is stopped
+    (STOP, set by Ctrl-C here or in the thread that runs the others: --gpus, --share), it gets SIGINT (our scripts
     then save their summary), and 60 s later SIGKILL."""
     print("+ " + " ".join(cmd), flush=True)
     with open(log_path, "w") as log:
@@ -112,18 +115,25 @@ def run_process(
         # (once from the group, once passed on below) stops at once, without its summary. Only this runner passes it on.
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         memory = PeakGpuMemory(proc.pid, gpu_index)  # (the first GPU of the run's)
-        try:
-            proc.wait(timeout=max_seconds)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt) as e:
-            if isinstance(e, KeyboardInterrupt):  # the benchmark itself was stopped: record this run, then stop
-                STOP["requested"] = True
-            proc.send_signal(signal.SIGINT)
+        asked = None  # type: Optional[float]  # when it got SIGINT
+        while proc.poll() is None:
             try:
-                proc.wait(timeout=60)
-            except (subprocess.TimeoutExpired, KeyboardInterrupt):  # too slow to stop, or a second Ctrl-C
+                proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+            except KeyboardInterrupt:  # the benchmark itself was stopped: record this run, then stop
+                if asked is not None:  # a second Ctrl-C: now
+                    proc.kill()
+                STOP["requested"] = True
+            if proc.poll() is not None:
+                break
+            if asked is None and (STOP["requested"] or time.time() - start > max_seconds):
+                proc.send_signal(signal.SIGINT)
+                asked = time.time()
+            elif asked is not None and time.time() - asked > 60:  # too slow to stop
                 STOP["requested"] = True
                 proc.kill()
-                proc.wait()
+        proc.wait()
         peak = memory.stop()
     return {
         "returncode": proc.returncode,
@@ -186,8 +196,19 @@ def ceiling_rows(a, task: str, env_nums: List[int], modes: List[str], tmp: str) 
 
 
 def training_row(
-    a, system: str, task: str, seed: int, extra: List[str], tmp: str, key: str, max_seconds: float, gpus: int = 1
+    a,
+    system: str,
+    task: str,
+    seed: int,
+    extra: List[str],
+    tmp: str,
+    key: str,
+    max_seconds: float,
+    gpus: int = 1,
+    slot: Tuple[int, int] = (0, 0),
 ) -> Dict:
+    """One training run; `slot`: (the first of its GPUs, as an index into those visible; which of the runs at once
+    it is, for a cache of its own: --gpus, --share)."""
     name = "{}_{}".format("".join(c if c.isalnum() or c in "-." else "_" for c in key), int(time.time()))
     log = os.path.join(tmp, name + ".log")
     if system == "brax_ppo":
@@ -221,12 +242,15 @@ def training_row(
             "--eval-times",
             str(a.eval_envs),
         ]
+    gpu, at_once = slot
     cache = os.path.join(a.cache_root, "{}{}-{}".format(system, a.label, task).replace(" ", "_"))
+    cache += "-{}".format(at_once) if len(a.slots) > 1 else ""  # (cold runs at once: each empties its own)
     if a.jax_cache == "cold" or not os.path.isdir(cache):
         shutil.rmtree(cache, ignore_errors=True)
     env = cache_env(cache)
-    visible = env.get("CUDA_VISIBLE_DEVICES")  # the run gets the first `gpus` GPUs of those visible
-    env["CUDA_VISIBLE_DEVICES"] = ",".join(visible.split(",")[:gpus]) if visible else ",".join(map(str, range(gpus)))
+    visible = env.get("CUDA_VISIBLE_DEVICES", "").split(",") if env.get("CUDA_VISIBLE_DEVICES") else None
+    visible = visible or [str(i) for i in range(gpu + gpus)]  # the run gets `gpus` of them, from its slot's
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(visible[gpu : gpu + gpus])
     cwd, gpu_index = (
         ROOT if system in ("brax_ppo", "rsl_rl_ppo") else a.runs_root,
         int(env["CUDA_VISIBLE_DEVICES"].split(",")[0]) if a.device != "cpu" else 0,
@@ -249,6 +273,8 @@ def training_row(
         "jax_cache": a.jax_cache,
     }
     row.update(result)
+    if a.share > 1:  # beside other runs on its GPU: a result for its returns, not its seconds, speed or memory
+        row["runs_sharing_gpu"] = a.share
     if STOP["requested"]:  # cut short by Ctrl-C or the call's time limit: not a result to keep (see already_done)
         row["cut_short"] = True
     if not os.path.isfile(out):
@@ -353,6 +379,11 @@ def host_of(row: Dict) -> str:
     return row.get("host", "-")
 
 
+def alone(row: Dict) -> bool:
+    """Whether the run had its GPU to itself: its seconds, steps/s and memory are a result (not with --share)."""
+    return row.get("runs_sharing_gpu", 1) == 1
+
+
 def best_rows(train: List[Dict]) -> List[Dict]:
     """One row per task, system and seed: the first completed run (a rerun does not replace a result, however it
     turns out), else the latest stopped one."""
@@ -367,7 +398,9 @@ def best_rows(train: List[Dict]) -> List[Dict]:
 def report(results: Dict, path_md: str, plot_dir: str) -> None:
     rows = list(results["rows"].values())
     ceiling = [r for r in rows if r["part"] == "ceiling"]
-    train = [r for r in rows if r["part"] == "train" and r.get("status") != "failed"]
+    # a run cut short by the call's time limit is no result (--skip-done runs it again): its start-up still counts
+    started = [r for r in rows if r["part"] == "train" and r.get("status") != "failed"]
+    train = [r for r in started if not r.get("cut_short")]
     levers = [r for r in rows if r["part"] == "levers"]
     lines = [
         "# Benchmark: {}".format(results["machine"]["gpu"]),
@@ -438,7 +471,7 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                 )
             )
         lines.append("")
-    if train:
+    if started:
         lines += [
             "## Training: evaluation return against wall-clock time from process start",
             "",
@@ -446,7 +479,9 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
             "Seconds include start-up, compilation and evaluation. One run per seed: the first completed one "
             "where there is one, else the latest (every run is listed under Rows). The curves draw those runs: a "
             "system's single seed as a line, several as their mean, shaded from the lowest seed to the highest. "
-            "Several seeds: mean ± sample standard deviation (n - 1); one seed is marked as such.",
+            "Several seeds: mean ± sample standard deviation (n - 1); one seed is marked as such. A seed marked "
+            '"shared GPU" ran beside other runs on its GPU (--share): its returns count, its seconds, steps/s and '
+            "memory do not (they are left out, and so is its curve).",
             "",
             "| task | system | envs | seeds (host) | seconds to target | return at budget | best return | "
             "steps | steady steps/s | peak GPU MiB |",
@@ -457,16 +492,19 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
             target = TARGETS.get(task.lower())
             for system in sorted({r["system"] for r in best if r["task"] == task}):
                 group = [r for r in best if r["task"] == task and r["system"] == system]
+                timed = [r for r in group if alone(r)]
                 lines.append(
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                         task,
                         system,
                         group[0]["env_num"],
-                        ", ".join("{} ({})".format(r["seed"], host_of(r)) for r in group),
+                        ", ".join(
+                            "{} ({}{})".format(r["seed"], host_of(r), "" if alone(r) else ", shared GPU") for r in group
+                        ),
                         "{} (target {:.0f}; {})".format(
-                            mean_std([seconds_to(r["evals"], target) for r in group]),
+                            mean_std([seconds_to(r["evals"], target) for r in timed]),
                             target,
-                            ", ".join(fmt(seconds_to(r["evals"], target)) for r in group),
+                            ", ".join(fmt(seconds_to(r["evals"], target)) if alone(r) else "shared" for r in group),
                         )
                         if target
                         else "-",
@@ -481,12 +519,12 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                         ),
                         mean_std([max(e[2] for e in r["evals"]) for r in group if r["evals"]]),
                         "/".join("{:.1f}M".format(r["steps"] / 1e6) for r in group),
-                        mean_std([r.get("steady_sps") for r in group]),
-                        mean_std([r.get("peak_gpu_mib") for r in group]),
+                        mean_std([r.get("steady_sps") for r in timed]),
+                        mean_std([r.get("peak_gpu_mib") for r in timed]),
                     )
                 )
         lines.append("")
-        lines += startup_lines(train)
+        lines += startup_lines(started)
         lines += ratio_lines(train, levers, ceiling_sps)
     lines += gpu_lines([r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
     lines += [
@@ -519,6 +557,7 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                 r["key"],
                 r.get("call", "-"),
                 r.get("status", "ok")
+                + ("; cut short by the call's time limit" if r.get("cut_short") else "")
                 + ("; flags " + " ".join(r["flags"]) if r.get("flags") else "")
                 + ("; memory by " + r["memory_method"] if r.get("memory_method") else "")
                 + ("; " + r["provenance"]["note"] if (r.get("provenance") or {}).get("note") else ""),
@@ -550,7 +589,7 @@ def startup_lines(train: List[Dict]) -> List[str]:
         lines.append(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |".format(
                 r["task"],
-                r["system"],
+                r["system"] + (" (cut short)" if r.get("cut_short") else ""),
                 r["seed"],
                 r.get("jax_cache", "-"),
                 fmt(p.get("imports"), "{:.1f}"),
@@ -564,7 +603,7 @@ def startup_lines(train: List[Dict]) -> List[str]:
                 fmt(evaluating / not_evaluating if evaluating and not_evaluating else None, "{:.2f}"),
                 fmt(
                     r["train_seconds"] / r["wall_seconds"]
-                    if r.get("train_seconds") and r.get("wall_seconds")
+                    if r.get("train_seconds") and r.get("wall_seconds") and not r.get("cut_short")
                     else None,
                     "{:.2f}",
                 ),
@@ -654,9 +693,9 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
     that used their whole step budget, one per seed."""
     lines = ["## Ratios against the targets", "", "| what | measured | target |", "| --- | --- | --- |"]
     best = best_rows(train)
-    for task in sorted({r["task"] for r in train}):
-        ours = [r for r in train if r["task"] == task and r["system"] == "ppo_isaac"]
-        brax = [r for r in train if r["task"] == task and r["system"] == "brax_ppo"]
+    for task in sorted({r["task"] for r in train}):  # (seconds, speeds and memory: of runs alone on a GPU)
+        ours = [r for r in train if r["task"] == task and r["system"] == "ppo_isaac" and alone(r)]
+        brax = [r for r in train if r["task"] == task and r["system"] == "brax_ppo" and alone(r)]
         target = TARGETS.get(task.lower())
         if ours and task.lower() == "ant":
             n = ours[0]["env_num"]
@@ -706,7 +745,8 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
             peaks = [r["peak_gpu_mib"] for r in ours if r.get("peak_gpu_mib")]
             if peaks:
                 lines.append("| {} PPO peak GPU memory | {:.2f} GiB | < 8 GiB |".format(task, max(peaks) / 1024))
-        if ours and brax and target:
+        systems = {r["system"] for r in train if r["task"] == task}
+        if {"ppo_isaac", "brax_ppo"} <= systems and target:
             pairs = [(o, b) for o in ours for b in brax if o["seed"] == b["seed"] and host_of(o) == host_of(b)]
             exact = [
                 seconds_to(o["evals"], target) / seconds_to(b["evals"], target)
@@ -721,7 +761,7 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
                     "; ".join(
                         "seed {} on {}: {}".format(o["seed"], host_of(o), time_ratio(o, b, target)) for o, b in pairs
                     )
-                    or "no pair measured on one machine",
+                    or "no pair measured alone on one machine",
                     "; mean of the {} exact ones {:.2f}".format(len(exact), sum(exact) / len(exact))
                     if len(exact) > 1
                     else "",
@@ -765,7 +805,7 @@ def draw_plots(train: List[Dict], ceiling: List[Dict], plot_dir: str, gpus: List
     for system in sorted({r["system"] for r in train}):  # labelled ones ("ppo_isaac warm"): a colour each
         colors.setdefault(system, next(others, None))
     panels = []  # learning curves: one panel per task; per system its seeds' runs (as the table chooses them)
-    chosen = best_rows(train)
+    chosen = [r for r in best_rows(train) if alone(r)]  # (against wall-clock: runs alone on a GPU)
     for task in sorted({r["task"] for r in chosen}):
         systems = sorted({r["system"] for r in chosen if r["task"] == task and r["evals"]})
         curves = [
@@ -935,6 +975,42 @@ def machine_info(device: str) -> Dict:
     return {"gpu": gpu, "versions": versions}
 
 
+def run_jobs(jobs: List, slots: List[Tuple[int, int]], save) -> None:
+    """Each job (a function of its slot: the GPU, and which of the runs at once it is) in order, one at a time; or,
+    given several slots (--gpus, --share), each on the first slot that is free. Ctrl-C or `timeout -s INT` stops
+    the runs in progress (they are recorded, cut short) and starts no more."""
+    if len(slots) == 1:
+        for job in jobs:
+            save(job(slots[0]))
+            if STOP["requested"]:
+                break
+    else:
+        pending, lock = list(jobs), threading.Lock()
+
+        def work(slot: Tuple[int, int]) -> None:
+            while True:
+                with lock:
+                    if STOP["requested"] or not pending:
+                        return
+                    job = pending.pop(0)
+                rows = job(slot)
+                with lock:
+                    save(rows)
+
+        threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in slots]
+        for thread in threads:
+            thread.start()
+        # Signals reach this thread only; the runs' threads see STOP. (Not in join(): a join that Ctrl-C interrupts
+        # can leave a thread that still runs reported as ended.)
+        while any(thread.is_alive() for thread in threads):
+            try:
+                time.sleep(0.2)
+            except KeyboardInterrupt:
+                STOP["requested"] = True
+    if STOP["requested"]:
+        print("stopped: the runs in progress were recorded, the rest skipped", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
@@ -1039,7 +1115,28 @@ def main() -> None:
         "rows keep their host)",
     )
     parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
+    parser.add_argument(
+        "--gpus",
+        type=int,
+        nargs="+",
+        default=[0],
+        metavar="INDEX",
+        help="training runs at once, one on each of these GPUs (indices among those visible), each alone on its GPU",
+    )
+    parser.add_argument(
+        "--share",
+        type=int,
+        default=1,
+        help="training runs at once on each of --gpus: rows say so, and count for their returns only (their seconds, "
+        "steps/s and memory are not a run alone on a GPU)",
+    )
     a = parser.parse_args()
+    a.slots = [(gpu, k * len(a.gpus) + i) for k in range(a.share) for i, gpu in enumerate(a.gpus)]
+    if len(a.slots) > 1 and (set(a.parts) - {"ppo", "sac", "brax", "rsl_rl"} or a.jax_cache == "warm"):
+        parser.error(
+            "--gpus and --share run training parts with cold caches only: ceiling, scaling, levers and gpus time "
+            "the whole machine, and warm runs reuse one cold run's caches"
+        )
     a.row_label = a.label + (" warm" if a.jax_cache == "warm" else "")
     sys.path.insert(0, ROOT)
     import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
@@ -1092,13 +1189,15 @@ def main() -> None:
     budget = ["--total-timesteps", str(a.total_timesteps)] if a.total_timesteps else []
     budget += ["--episode-length", str(a.episode_length)] if a.episode_length else []  # (not for Brax PPO)
     try:
-        jobs = []  # (description, function returning rows), run in order until done or stopped
+        jobs = []  # functions of a slot (see run_jobs) returning rows, run in order until done or stopped
         for part in a.parts:
             if part == "ceiling":
-                jobs += [lambda task=task: ceiling_rows(a, task, [a.env_num], a.ceiling_modes, tmp) for task in a.tasks]
+                jobs += [
+                    lambda slot, task=task: ceiling_rows(a, task, [a.env_num], a.ceiling_modes, tmp) for task in a.tasks
+                ]
             elif part == "scaling":
                 jobs.append(
-                    lambda: ceiling_rows(
+                    lambda slot: ceiling_rows(
                         a,
                         a.tasks[0],
                         [n for n in a.scaling_env_nums if n != a.env_num],
@@ -1112,7 +1211,7 @@ def main() -> None:
                     flags = (a.ppo_flags if system == "ppo" else a.sac_flags).split() + budget
                     cap = a.sac_seconds if system == "sac" else a.max_seconds
                     jobs += [
-                        lambda script=script, task=task, n=n, flags=flags, cap=cap: [
+                        lambda slot, script=script, task=task, n=n, flags=flags, cap=cap: [
                             dict(
                                 training_row(
                                     a,
@@ -1150,7 +1249,7 @@ def main() -> None:
                         + budget[2:]
                     )
                     jobs.append(
-                        lambda label=label, extra=extra: [
+                        lambda slot, label=label, extra=extra: [
                             dict(
                                 training_row(
                                     a, "ppo_isaac", a.tasks[0], 0, extra, tmp, "levers/" + label, a.max_seconds
@@ -1183,15 +1282,11 @@ def main() -> None:
                         print("skipped, already in the results: " + key, flush=True)
                         continue
                     jobs.append(
-                        lambda system=system, task=task, seed=seed, flags=task_flags, cap=cap, key=key: [
-                            training_row(a, system, task, seed, flags, tmp, key, cap)
+                        lambda slot, system=system, task=task, seed=seed, flags=task_flags, cap=cap, key=key: [
+                            training_row(a, system, task, seed, flags, tmp, key, cap, slot=slot)
                         ]
                     )
-        for job in jobs:
-            save(job())
-            if STOP["requested"]:
-                print("stopped: the run in progress was recorded, the rest skipped", flush=True)
-                break
+        run_jobs(jobs, a.slots, save)
     finally:
         logs = os.path.join(a.out, "logs")
         os.makedirs(logs, exist_ok=True)

@@ -142,6 +142,121 @@ def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
     assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
 
 
+def test_runs_at_once_each_take_the_first_free_slot(monkeypatch):
+    """--gpus / --share: jobs run at once, one per slot, in order, every row saved; one slot runs them in turn."""
+    import threading
+    import time
+
+    monkeypatch.setitem(bench.STOP, "requested", False)
+    lock, running, log = threading.Lock(), [], []
+
+    def job(i):
+        def run(slot):
+            with lock:
+                running.append(i)
+                log.append((i, slot, len(running)))
+            time.sleep(0.6)
+            with lock:
+                running.remove(i)
+            return [dict(key=str(i))]
+
+        return run
+
+    saved = []
+    start = time.time()
+    bench.run_jobs([job(i) for i in range(4)], [(0, 0), (1, 1)], saved.extend)
+    assert time.time() - start < 2.0  # two at a time: about 1.2 s (one at a time: 2.4 s)
+    assert sorted(r["key"] for r in saved) == ["0", "1", "2", "3"]
+    assert max(n for _, _, n in log) == 2 and {slot for _, slot, _ in log} == {(0, 0), (1, 1)}
+    assert [i for i, _, _ in log[:2]] in ([0, 1], [1, 0])  # in order: the first two first
+    log.clear()
+    bench.run_jobs([job(i) for i in range(2)], [(0, 0)], saved.extend)
+    assert [(i, n) for i, _, n in log] == [(0, 1), (1, 1)]
+
+
+def test_a_stopped_benchmark_stops_every_run_at_once(tmp_path):
+    """Under --gpus / --share, `timeout -s INT` reaches only the runner's main thread: every run in progress still
+    gets one SIGINT (and is recorded), and no queued run starts."""
+    child = (
+        "import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
+        "time.sleep(4)\nprint('sigints', len(count))"
+    )
+    driver = (
+        "import sys; sys.path.insert(0, 'benchmarks'); import run\n"
+        "jobs = [lambda slot, i=i: [dict(i=i, rc=run.run_process([sys.executable, '-c', {!r}], "
+        "{!r} + str(i), 60)['returncode'])] for i in range(3)]\n"
+        "rows = []\nrun.run_jobs(jobs, [(0, 0), (0, 1)], rows.extend)\n"
+        "print('rows', sorted((r['i'], r['rc']) for r in rows))"
+    ).format(child, str(tmp_path / "c.log"))
+    result = subprocess.run(
+        ["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "rows [(0, 0), (1, 0)]" in result.stdout, result.stdout + result.stderr  # the third never started
+    for i in (0, 1):
+        assert (tmp_path / "c.log{}".format(i)).read_text().strip() == "sigints 1"
+    assert not (tmp_path / "c.log2").exists()
+
+
+def test_each_slot_runs_on_its_gpu_with_caches_of_its_own(monkeypatch, tmp_path):
+    """--gpus 2 3 --share 2: a run gets the GPU of its slot (as CUDA_VISIBLE_DEVICES, NVML's index too) and a
+    cache folder of its own, as cold runs of one system and task at once would empty each other's."""
+    import argparse
+
+    seen = []
+
+    def fake_run_process(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):
+        seen.append((env["CUDA_VISIBLE_DEVICES"], gpu_index, env["JAX_COMPILATION_CACHE_DIR"]))
+        open(log, "w").close()
+        return dict(returncode=1, process_seconds=0.1, peak_gpu_mib=None, memory_method=None, log="x.log")
+
+    monkeypatch.setattr(bench, "run_process", fake_run_process)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    a = argparse.Namespace(
+        script=None, env_num=4, device="cuda", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
+        row_label="", cache_root=str(tmp_path / "caches"), jax_cache="cold", share=2,
+        slots=[(2, 0), (3, 1), (2, 2), (3, 3)],
+    )  # fmt: skip
+    rows = [bench.training_row(a, "ppo_isaac", "Ant", 0, [], str(tmp_path), "k", 60, slot=s) for s in a.slots]
+    assert [(v, i) for v, i, _ in seen] == [("2", 2), ("3", 3), ("2", 2), ("3", 3)]
+    assert len({c for _, _, c in seen}) == 4
+    assert all(r["runs_sharing_gpu"] == 2 and r["status"] == "failed" for r in rows)
+
+
+def test_runs_at_once_only_for_training_with_cold_caches():
+    for args in (
+        ["--parts", "ceiling", "ppo", "--share", "2"],
+        ["--parts", "ppo", "--gpus", "0", "1", "--jax-cache", "warm"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "benchmarks/run.py"] + args, cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2 and "cold caches only" in result.stderr, result.stderr
+
+
+def test_report_counts_a_shared_gpus_runs_for_their_returns_only(tmp_path):
+    """--share: a run beside others on its GPU gives its return; not its seconds to the target, steps/s, memory,
+    time ratio or curve."""
+    rows = [
+        row("ppo_isaac", 0, [[40, 1, 3100], [80, 50_000_000, 5000]], steady_sps=800_000.0, peak_gpu_mib=2000.0),
+        row("ppo_isaac", 1, [[90, 1, 3100], [200, 50_000_000, 6000]], steady_sps=300_000.0, peak_gpu_mib=9000.0),
+        row("brax_ppo", 0, [[100, 1, 3000], [130, 50_000_000, 4000]]),
+        row("brax_ppo", 1, [[250, 1, 3000], [300, 50_000_000, 4000]]),
+    ]
+    for r in rows[1::2]:
+        r["runs_sharing_gpu"] = 3
+    md = render(tmp_path, rows)
+    ours = next(line for line in md.splitlines() if line.startswith("| Ant | ppo_isaac |"))
+    assert "0 (gpu-1), 1 (gpu-1, shared GPU)" in ours and "(target 3000; 40, shared)" in ours
+    assert "| 5500 ± 707 (n=2) |" in ours  # both seeds' returns
+    assert "800000 (single seed)" in ours and "2000 (single seed)" in ours and "300000" not in ours
+    assert "seed 0 on gpu-1: 0.40 (40 s / 100 s)" in md and "seed 1 on" not in md
+    assert "| 1.38 (5500 / 4000; 2 and 2 runs) | >= 1 |" in md
+
+
 def row(system, seed, evals, status="completed", task="Ant", host="gpu-1", **extra):
     return dict(
         key="train/{}/{}/{}@{}".format(system, task, seed, host),
@@ -245,6 +360,20 @@ def test_report_never_calls_a_stopped_run_final(tmp_path):
     assert "seed 0 on gpu-1: < 0.67 (100 s / not reached by 150 s, its run stopped)" in md
     assert "not measured: a run stopped before its budget" in md
     assert "stopped: last 900 at 150 s" in md
+
+
+def test_report_leaves_out_a_run_cut_short_by_the_calls_time_limit(tmp_path):
+    """A run cut by the call's time limit (SIGINT; --skip-done runs it again) is no result: not in the training
+    table, the ratios or the curves; its start-up was measured whole, so it stays in the start-up table, marked."""
+    cut = row("ppo_isaac", 0, [[7, 1, 209]], task="Humanoid", status="interrupted", cut_short=True)
+    cut.update(startup=dict(imports=1.4, envs_built=2.4, simulator_compiled=5.0, parts_built=6.0), startup_seconds=6.0)
+    rows = [cut, row("brax_ppo", 0, [[70, 1, 80], [216, 9, 6100]], task="Humanoid")]
+    md = render(tmp_path, rows)
+    assert "| Humanoid | ppo_isaac |" not in md and "209" not in md.split("## Rows")[0]
+    assert "| Humanoid | brax_ppo |" in md
+    assert "PPO did not reach it" not in md  # no ratio from a run that was cut, not beaten
+    assert "| Humanoid | ppo_isaac (cut short) | 0 |" in md and "| 6.0 |" in md
+    assert "interrupted; cut short by the call's time limit" in md
 
 
 def test_report_compares_gpu_counts_within_one_call(tmp_path):
