@@ -119,24 +119,31 @@ def test_ceiling_steps_a_trained_policy(smoke):
     assert modes == ["adapter", "policy"]
 
 
-def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
-    """`timeout -s INT` (or Ctrl-C) signals the whole process group; the training script must get SIGINT once,
-    or it stops at once without its summary."""
-    child = (
-        "import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
-        "time.sleep(4)\nprint('sigints', len(count))"
-    )
-    driver = (
-        "import sys; sys.path.insert(0, 'benchmarks'); import run\n"
-        "r = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
-        "print('stop', run.STOP['requested'], 'exit', r['returncode'])"
-    ).format(child, str(tmp_path / "c.log"))
-    result = subprocess.run(
+# a training script's stand-in: counts the SIGINTs it gets in 4 s
+SIGINT_COUNTER = (
+    "import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
+    "time.sleep(4)\nprint('sigints', len(count))"
+)
+
+
+def stopped_after_1_5_s(driver: str) -> subprocess.CompletedProcess:
+    """`driver`, Python run with the benchmarks' runner importable as `run`, stopped by `timeout -s INT 1.5`."""
+    driver = "import sys; sys.path.insert(0, 'benchmarks'); import run\n" + driver
+    return subprocess.run(
         ["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
+    """`timeout -s INT` (or Ctrl-C) signals the whole process group; the training script must get SIGINT once,
+    or it stops at once without its summary."""
+    result = stopped_after_1_5_s(
+        "r = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
+        "print('stop', run.STOP['requested'], 'exit', r['returncode'])".format(SIGINT_COUNTER, str(tmp_path / "c.log"))
     )
     assert "stop True exit 0" in result.stdout, result.stdout + result.stderr
     assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
@@ -177,23 +184,11 @@ def test_runs_at_once_each_take_the_first_free_slot(monkeypatch):
 def test_a_stopped_benchmark_stops_every_run_at_once(tmp_path):
     """Under --gpus / --share, `timeout -s INT` reaches only the runner's main thread: every run in progress still
     gets one SIGINT (and is recorded), and no queued run starts."""
-    child = (
-        "import signal, sys, time\ncount = []\nsignal.signal(signal.SIGINT, lambda *_: count.append(1))\n"
-        "time.sleep(4)\nprint('sigints', len(count))"
-    )
-    driver = (
-        "import sys; sys.path.insert(0, 'benchmarks'); import run\n"
+    result = stopped_after_1_5_s(
         "jobs = [lambda slot, i=i: [dict(i=i, rc=run.run_process([sys.executable, '-c', {!r}], "
         "{!r} + str(i), 60)['returncode'])] for i in range(3)]\n"
         "rows = []\nrun.run_jobs(jobs, [(0, 0), (0, 1)], rows.extend)\n"
-        "print('rows', sorted((r['i'], r['rc']) for r in rows))"
-    ).format(child, str(tmp_path / "c.log"))
-    result = subprocess.run(
-        ["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        "print('rows', sorted((r['i'], r['rc']) for r in rows))".format(SIGINT_COUNTER, str(tmp_path / "c.log"))
     )
     assert "rows [(0, 0), (1, 0)]" in result.stdout, result.stdout + result.stderr  # the third never started
     for i in (0, 1):
