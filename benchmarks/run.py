@@ -985,17 +985,20 @@ def run_jobs(jobs: List, slots: List[Tuple[int, int]], save) -> None:
             if STOP["requested"]:
                 break
     else:
-        pending, lock = list(jobs), threading.Lock()
+        pending, lock, errors = list(jobs), threading.Lock(), []
 
         def work(slot: Tuple[int, int]) -> None:
             while True:
                 with lock:
-                    if STOP["requested"] or not pending:
+                    if STOP["requested"] or errors or not pending:
                         return
                     job = pending.pop(0)
-                rows = job(slot)
-                with lock:
-                    save(rows)
+                try:
+                    rows = job(slot)
+                    with lock:
+                        save(rows)
+                except Exception as e:  # as one at a time: the benchmark ends with it (the runs in progress first)
+                    errors.append(e)
 
         threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in slots]
         for thread in threads:
@@ -1007,6 +1010,8 @@ def run_jobs(jobs: List, slots: List[Tuple[int, int]], save) -> None:
                 time.sleep(0.2)
             except KeyboardInterrupt:
                 STOP["requested"] = True
+        if errors:
+            raise errors[0]
     if STOP["requested"]:
         print("stopped: the runs in progress were recorded, the rest skipped", flush=True)
 

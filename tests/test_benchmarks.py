@@ -180,6 +180,16 @@ def test_runs_at_once_each_take_the_first_free_slot(monkeypatch):
     bench.run_jobs([job(i) for i in range(2)], [(0, 0)], saved.extend)
     assert [(i, n) for i, _, n in log] == [(0, 1), (1, 1)]
 
+    def broken(slot):
+        raise OSError("no such script")
+
+    # a job that fails ends the benchmark, as one at a time: the run in progress is saved, no other starts
+    log.clear()
+    saved.clear()
+    with pytest.raises(OSError, match="no such script"):
+        bench.run_jobs([job(0), broken, job(2), job(3)], [(0, 0), (1, 1)], saved.extend)
+    assert [r["key"] for r in saved] == ["0"] and [i for i, _, _ in log] == [0]
+
 
 def test_a_stopped_benchmark_stops_every_run_at_once(tmp_path):
     """Under --gpus / --share, `timeout -s INT` reaches only the runner's main thread: every run in progress still
