@@ -22,7 +22,7 @@ RGB image ([240, 320, 3] uint8, for --video; Brax only), `env.fps` its frames pe
 Every tensor stays on `env.device`; nothing loops over envs in Python. Treat returned tensors as read-only.
 
 Two additions for start-up and evaluation: `env.compile()` compiles now what the first reset and step would (Brax:
-MJX's programs, 10-30 s; kept traced and compiled in JAX's cache folder, so about a second in a later run);
+MJX's programs, 10-30 s; kept traced and compiled in JAX's cache folder, so 1-3 s in a later run);
 `make_env(..., riders=E)` adds E envs to the same simulation, hidden from the contract above, on which
 `env.ride(evaluation)` runs an evaluation beside training, one step of it with each training step (see VecEnv.ride;
 not on Isaac Gym).
