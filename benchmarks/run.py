@@ -67,8 +67,8 @@ PROVENANCE = {}  # type: Dict  # isaac_env.provenance(), filled in main(): every
 class PeakGpuMemory:
     """Polls the GPU's memory in use every 0.1 s while a child process runs, through NVML. The process's own
     figure where NVML reports it by pid; in containers, whose pids NVML does not see, the GPU's total use minus
-    what was in use before the child started (right while the child is alone on its GPU; runs sharing one GPU have
-    no memory figure in containers: see training_row)."""
+    what was in use before the child started (right while the child is alone on its GPU: the report leaves out the
+    figures of runs that shared one, --share)."""
 
     def __init__(self, pid: int, gpu_index: int = 0):
         self.pid, self.peak_mib, self.method, self._stop = pid, 0.0, None, threading.Event()
@@ -589,7 +589,7 @@ def startup_lines(train: List[Dict]) -> List[str]:
         lines.append(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |".format(
                 r["task"],
-                r["system"] + (" (cut short)" if r.get("cut_short") else ""),
+                r["system"] + (" (cut short)" if r.get("cut_short") else "") + ("" if alone(r) else " (shared GPU)"),
                 r["seed"],
                 r.get("jax_cache", "-"),
                 fmt(p.get("imports"), "{:.1f}"),

@@ -253,7 +253,9 @@ def test_report_counts_a_shared_gpus_runs_for_their_returns_only(tmp_path):
     ]
     for r in rows[1::2]:
         r["runs_sharing_gpu"] = 3
+    rows[1].update(startup=dict(imports=1.0, envs_built=3.0, simulator_compiled=9.0, parts_built=12.0))
     md = render(tmp_path, rows)
+    assert "| Ant | ppo_isaac (shared GPU) | 1 |" in md  # its start-up, marked
     ours = next(line for line in md.splitlines() if line.startswith("| Ant | ppo_isaac |"))
     assert "0 (gpu-1), 1 (gpu-1, shared GPU)" in ours and "(target 3000; 40, shared)" in ours
     assert "| 5500 ± 707 (n=2) |" in ours  # both seeds' returns
