@@ -515,6 +515,7 @@ def _traced_programs(name: str, num_envs: int, max_episode_length: int, jax_plat
             fresh=jax.export.export(programs["fresh"], platforms=platforms)(rng),
             step=jax.export.export(programs["step"], platforms=platforms)(*inputs),
         )
+        os.makedirs(os.path.dirname(path), exist_ok=True)  # (JAX makes it when its cache starts: not relied on)
         written = "{}.{}.tmp.npz".format(path[: -len(".npz")], os.getpid())
         blobs = {n: np.frombuffer(e.serialize(), dtype=np.uint8) for n, e in exported.items()}
         np.savez(written, meta=np.array(json.dumps(meta)), **blobs)

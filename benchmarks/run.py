@@ -248,8 +248,8 @@ def training_row(
     if a.jax_cache == "cold" or not os.path.isdir(cache):
         shutil.rmtree(cache, ignore_errors=True)
     env = cache_env(cache)
-    visible = env.get("CUDA_VISIBLE_DEVICES", "").split(",") if env.get("CUDA_VISIBLE_DEVICES") else None
-    visible = visible or [str(i) for i in range(gpu + gpus)]  # the run gets `gpus` of them, from its slot's
+    visible = env.get("CUDA_VISIBLE_DEVICES")  # the run gets `gpus` of them, from its slot's
+    visible = visible.split(",") if visible else [str(i) for i in range(gpu + gpus)]
     env["CUDA_VISIBLE_DEVICES"] = ",".join(visible[gpu : gpu + gpus])
     cwd, gpu_index = (
         ROOT if system in ("brax_ppo", "rsl_rl_ppo") else a.runs_root,
@@ -1136,7 +1136,7 @@ def main() -> None:
         "steps/s and memory are not a run alone on a GPU)",
     )
     a = parser.parse_args()
-    a.slots = [(gpu, k * len(a.gpus) + i) for k in range(a.share) for i, gpu in enumerate(a.gpus)]
+    a.slots = [(gpu, i) for i, gpu in enumerate(a.gpus * a.share)]  # (its GPU, which of the runs at once it is)
     if len(a.slots) > 1 and (set(a.parts) - {"ppo", "sac", "brax", "rsl_rl"} or a.jax_cache == "warm"):
         parser.error(
             "--gpus and --share run training parts with cold caches only: ceiling, scaling, levers and gpus time "
