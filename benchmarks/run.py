@@ -23,8 +23,9 @@ host, and speeds are compared within one host), which is rendered to <date>-<gpu
 scaling.png.
 Compilation caches (JAX's, and torch's for --compile), per system and task under --cache-root: --jax-cache cold
 empties them before each training run, so that it pays its own compilation as a user's first run does; --jax-cache
-warm reuses what the last cold run of that system and task left (or primes them with an unrecorded run first),
-and labels its rows " warm". Brax's own PPO gets the same JAX cache and threshold as our scripts.
+warm reuses what the last cold run of that system and task left (or primes them with an unrecorded run first, stopped
+once a cold run in the results had compiled everything: see priming_seconds), and labels its rows " warm". Brax's
+own PPO gets the same JAX cache and threshold as our scripts.
 """
 
 import argparse
@@ -206,9 +207,11 @@ def training_row(
     max_seconds: float,
     gpus: int = 1,
     slot: Tuple[int, int] = (0, 0),
+    prime_seconds: Optional[float] = None,
 ) -> Dict:
     """One training run; `slot`: (the first of its GPUs, as an index into those visible; which of the runs at once
-    it is, for a cache of its own: --gpus, --share)."""
+    it is, for a cache of its own: --gpus, --share); `prime_seconds`: how long a warm run's priming run needs, where
+    it has no caches yet (None: a whole run)."""
     name = "{}_{}".format("".join(c if c.isalnum() or c in "-." else "_" for c in key), int(time.time()))
     log = os.path.join(tmp, name + ".log")
     if system == "brax_ppo":
@@ -258,7 +261,8 @@ def training_row(
     if a.jax_cache == "warm" and not os.path.isdir(cache):  # no cold run of it left its caches here: prime them
         print("priming the caches of {} {} (not recorded)".format(system, task), flush=True)
         prime = [name + "_priming" if x == name else x for x in cmd]  # (our scripts: another run folder)
-        run_process(prime + extra, log[:-4] + "_priming.log", max_seconds, env, cwd=cwd, gpu_index=gpu_index)
+        limit = min(max_seconds, prime_seconds or max_seconds)
+        run_process(prime + extra, log[:-4] + "_priming.log", limit, env, cwd=cwd, gpu_index=gpu_index)
     result = run_process(cmd + extra, log, max_seconds, env, cwd=cwd, gpu_index=gpu_index)
     row = {
         "key": key,
@@ -343,6 +347,23 @@ def already_done(rows: Dict[str, Dict], key: str) -> bool:
         k.split("@")[0] == key and not r.get("status", "failed").startswith("failed") and not r.get("cut_short")
         for k, r in rows.items()
     )
+
+
+def priming_seconds(rows: Dict[str, Dict], system: str, task: str) -> Optional[float]:
+    """How long a run that primes the caches of `system` (as labelled, without " warm") on `task` needs: until every
+    program is compiled, which a finished cold run in the results had done by the end of its first evaluation after
+    training began (our scripts compile their evaluation env at their first one; Brax's PPO evaluates at step 0,
+    then compiles its training epoch), with a margin (the latest such run's x1.25 + 15 s: the host may differ).
+    None where the results have no such run: the priming run is then a whole one."""
+    done = [
+        r
+        for r in rows.values()
+        if r.get("system") == system and r.get("task") == task and r.get("jax_cache") == "cold"
+        if r.get("status") == "completed" and not r.get("cut_short") and not r.get("runs_sharing_gpu")
+    ]
+    compiled = [next((e[0] for e in r["evals"] if e[1] > 0), None) for r in done]
+    compiled = [s for s in compiled if s is not None]
+    return max(compiled) * 1.25 + 15 if compiled else None
 
 
 def brax_budget(task: str) -> int:
@@ -1286,9 +1307,10 @@ def main() -> None:
                     if a.skip_done and already_done(results["rows"], key):
                         print("skipped, already in the results: " + key, flush=True)
                         continue
+                    prime = priming_seconds(results["rows"], system + a.label, task)
                     jobs.append(
-                        lambda slot, system=system, task=task, seed=seed, flags=task_flags, cap=cap, key=key: [
-                            training_row(a, system, task, seed, flags, tmp, key, cap, slot=slot)
+                        lambda slot, system=system, task=task, seed=seed, flags=task_flags, cap=cap, key=key, p=prime: [
+                            training_row(a, system, task, seed, flags, tmp, key, cap, slot=slot, prime_seconds=p)
                         ]
                     )
         run_jobs(jobs, a.slots, save)

@@ -231,6 +231,45 @@ def test_each_slot_runs_on_its_gpu_with_caches_of_its_own(monkeypatch, tmp_path)
     assert all(r["runs_sharing_gpu"] == 2 and r["status"] == "failed" for r in rows)
 
 
+def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(monkeypatch, tmp_path):
+    """Without caches, a warm run first primes them with an unrecorded run: only as long as a finished cold run of
+    that system and task took to its first evaluation after training began (Brax's PPO evaluates at step 0 first),
+    with a margin; a whole run where no cold run is in the results. The warm run itself gets its whole budget."""
+    import argparse
+
+    limits = []
+
+    def fake_run_process(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):
+        limits.append((os.path.basename(log).endswith("_priming.log"), max_seconds))
+        open(log, "w").close()
+        return dict(returncode=1, process_seconds=0.1, peak_gpu_mib=None, memory_method=None, log="x.log")
+
+    def row(system, jax_cache="cold", evals=((55.0, 0), (127.0, 6881280), (174.0, 13762560)), **more):
+        return dict(system=system, task="Humanoid", jax_cache=jax_cache, status="completed", evals=evals, **more)
+
+    rows = {
+        "a": row("brax_ppo"),
+        "b": row("brax_ppo", evals=((40.0, 0), (90.0, 6881280))),  # another cold run: the later one counts
+        "c": row("brax_ppo warm", "warm", ((5.0, 0), (400.0, 6881280))),
+        "d": row("brax_ppo", cut_short=True, evals=((5.0, 0), (500.0, 6881280))),
+        "e": row("brax_ppo", runs_sharing_gpu=2, evals=((5.0, 0), (600.0, 6881280))),
+        "f": row("ppo_isaac", evals=((54.0, 8519680),)),
+    }
+    assert bench.priming_seconds(rows, "brax_ppo", "Humanoid") == 127.0 * 1.25 + 15
+    assert bench.priming_seconds(rows, "ppo_isaac", "Humanoid") == 54.0 * 1.25 + 15
+    assert bench.priming_seconds(rows, "sac_isaac", "Humanoid") is None
+    assert bench.priming_seconds(rows, "brax_ppo", "Ant") is None
+
+    monkeypatch.setattr(bench, "run_process", fake_run_process)
+    a = argparse.Namespace(
+        script=None, env_num=4, device="cpu", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
+        row_label=" warm", cache_root=str(tmp_path / "caches"), jax_cache="warm", share=1, slots=[(0, 0)],
+    )  # fmt: skip
+    for prime in (173.75, None):  # (the fake runs leave no caches: each warm run primes them)
+        bench.training_row(a, "brax_ppo", "Humanoid", 0, [], str(tmp_path), "k", 900, prime_seconds=prime)
+    assert limits == [(True, 173.75), (False, 900), (True, 900), (False, 900)]
+
+
 def test_runs_at_once_only_for_training_with_cold_caches():
     for args in (
         ["--parts", "ceiling", "ppo", "--share", "2"],
