@@ -263,6 +263,8 @@ def training_row(
         prime = [name + "_priming" if x == name else x for x in cmd]  # (our scripts: another run folder)
         limit = min(max_seconds, prime_seconds or max_seconds)
         run_process(prime + extra, log[:-4] + "_priming.log", limit, env, cwd=cwd, gpu_index=gpu_index)
+        if STOP["requested"]:  # stopped before it had compiled everything: a later warm run must prime them again
+            shutil.rmtree(cache, ignore_errors=True)
     result = run_process(cmd + extra, log, max_seconds, env, cwd=cwd, gpu_index=gpu_index)
     row = {
         "key": key,

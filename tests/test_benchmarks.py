@@ -269,6 +269,17 @@ def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(mon
         bench.training_row(a, "brax_ppo", "Humanoid", 0, [], str(tmp_path), "k", 900, prime_seconds=prime)
     assert limits == [(True, 173.75), (False, 900), (True, 900), (False, 900)]
 
+    def stopped_priming(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):  # compiles some, then is stopped
+        if log.endswith("_priming.log"):
+            os.makedirs(env["JAX_COMPILATION_CACHE_DIR"], exist_ok=True)
+            bench.STOP["requested"] = True
+        return fake_run_process(cmd, log, max_seconds, env, cwd, gpu_index)
+
+    monkeypatch.setattr(bench, "run_process", stopped_priming)
+    monkeypatch.setitem(bench.STOP, "requested", False)
+    row = bench.training_row(a, "brax_ppo", "Humanoid", 0, [], str(tmp_path), "k", 900, prime_seconds=173.75)
+    assert row["cut_short"] and os.listdir(str(tmp_path / "caches")) == []  # the next warm run primes them again
+
 
 def test_runs_at_once_only_for_training_with_cold_caches():
     for args in (
