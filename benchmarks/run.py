@@ -299,6 +299,8 @@ def training_row(
             if result["process_seconds"] >= max_seconds or STOP["requested"]
             else "failed (exit {}) after {:.0f} s".format(result["returncode"], result["process_seconds"])
         )
+    if status in ("completed", "target_reached"):  # its training had ended when the stop came (a first SIGINT only
+        row.pop("cut_short", None)  # cuts training; the final evaluation and save then run as they would anyway)
     row.update(
         status=status,
         evals=summary["evals"],

@@ -281,6 +281,35 @@ def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(mon
     assert row["cut_short"] and os.listdir(str(tmp_path / "caches")) == []  # the next warm run primes them again
 
 
+def test_a_run_that_had_ended_its_training_when_the_stop_came_is_not_cut_short(monkeypatch, tmp_path):
+    """The call's time limit stops the benchmark: the run in progress is cut short, unless its own summary says it had
+    finished (a first SIGINT after the last iteration leaves the final evaluation and save to run as they would)."""
+    import argparse
+
+    def stopped_run(status):
+        def fake_run_process(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):
+            bench.STOP["requested"] = True
+            summary = dict(status=status, evals=[[60.0, 0, 1.0], [90.0, 1000, 2.0]], training_sps=[1.0])
+            with open(cmd[cmd.index("--out") + 1], "w") as f:
+                json.dump(dict(summary, settings=dict(num_envs=4)), f)
+            open(log, "w").close()
+            return dict(returncode=0, process_seconds=90.0, peak_gpu_mib=None, memory_method=None, log="x.log")
+
+        return fake_run_process
+
+    a = argparse.Namespace(
+        script=None, env_num=4, device="cpu", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
+        row_label="", cache_root=str(tmp_path / "caches"), jax_cache="cold", share=1, slots=[(0, 0)],
+    )  # fmt: skip
+    rows = {}
+    for status in ("completed", "running"):  # (Brax PPO's file says "running" until its training has ended)
+        monkeypatch.setattr(bench, "run_process", stopped_run(status))
+        monkeypatch.setitem(bench.STOP, "requested", False)
+        rows[status] = bench.training_row(a, "brax_ppo", "Ant", 0, [], str(tmp_path), "k", 900)
+    assert rows["completed"]["status"] == "completed" and "cut_short" not in rows["completed"]
+    assert rows["running"]["status"] == "stopped at 90 s" and rows["running"]["cut_short"]
+
+
 def test_runs_at_once_only_for_training_with_cold_caches():
     for args in (
         ["--parts", "ceiling", "ppo", "--share", "2"],
