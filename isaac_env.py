@@ -44,6 +44,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -932,9 +933,11 @@ def make_env(
     return IsaacGymEnv(task, num_envs, device, seed, max_episode_length)
 
 
-def provenance() -> Dict:
+def provenance(paths: Tuple[str, ...] = ()) -> Dict:
     """What a cited number needs besides its arguments: this code's git commit (and whether tracked files had
-    changes), the versions of the packages that shape results, and the machine."""
+    changes), the versions of the packages that shape results, and the machine. `files`: git's id of the contents of
+    the script that runs, this file and `paths`, by path (`git hash-object`; `git log --find-object=ID` names the
+    commits), which say what ran also where the folder's .git is missing or stale, as in a copied script."""
 
     def git(*command: str) -> Optional[str]:
         try:
@@ -949,11 +952,27 @@ def provenance() -> Dict:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
+    def blob_id(path: str) -> str:
+        with open(path, "rb") as f:
+            data = f.read()
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+    def name(path: str) -> str:  # relative to this file's folder where inside it
+        here, path = os.path.dirname(os.path.abspath(__file__)), os.path.abspath(path)
+        return os.path.relpath(path, here) if path.startswith(here + os.sep) else path
+
     versions = {n: _package_version(n) for n in ("torch", "jax", "brax", "mujoco", "mujoco-mjx", "isaacgym")}
     commit = git("rev-parse", "HEAD")
     dirty = None if commit is None else bool(git("status", "--porcelain", "--untracked-files=no"))
+    script = getattr(sys.modules["__main__"], "__file__", None)  # (none in an interactive session)
+    files = {name(p): blob_id(p) for p in (script, __file__) + tuple(paths) if p and os.path.isfile(p)}
     return dict(
-        commit=commit, dirty=dirty, versions=versions, host=socket.gethostname(), python=platform.python_version()
+        commit=commit,
+        dirty=dirty,
+        files=files,
+        versions=versions,
+        host=socket.gethostname(),
+        python=platform.python_version(),
     )
 
 

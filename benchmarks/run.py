@@ -1171,7 +1171,8 @@ def main() -> None:
     sys.path.insert(0, ROOT)
     import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
 
-    PROVENANCE.update(isaac_env.provenance())
+    drivers = ["ppo_isaac.py", "sac_isaac.py", "benchmarks/brax_ppo.py", "benchmarks/rsl_rl_ppo.py"]
+    PROVENANCE.update(isaac_env.provenance(tuple(os.path.join(ROOT, p) for p in drivers + [a.script or ""] if p)))
     # Python's bytecode cache: where it is none, every process compiles the sources of torch, JAX and Brax again
     PROVENANCE["bytecode"] = sys.pycache_prefix or ("not written" if sys.dont_write_bytecode else "beside the sources")
     if "policy" in a.ceiling_modes and not a.ceiling_policy:

@@ -78,6 +78,9 @@ def test_smoke_measures_every_part(smoke):
     assert ours["rollout_sps"] > ours["steady_sps"] > 0 and ours["update_seconds"] > 0
     # provenance: the command line, the code's commit and the package versions
     assert "--env-num" in ours["args"] and ours["provenance"]["versions"]["torch"] and ours["provenance"]["host"]
+    assert {"benchmarks/run.py", "isaac_env.py", "ppo_isaac.py", "benchmarks/brax_ppo.py"} <= set(
+        ours["provenance"]["files"]
+    )
 
 
 def test_smoke_writes_report_and_plots(smoke):

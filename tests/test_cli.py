@@ -78,6 +78,10 @@ def test_ppo_learns_pendulum(tmp_path):  # the README's CPU demo, as written the
     assert all(s["versions"][name] for name in ("torch", "jax", "brax", "mujoco", "mujoco-mjx"))
     if os.path.isdir(os.path.join(ROOT, ".git")):
         assert len(s["commit"]) == 40 and isinstance(s["dirty"], bool)
+        # and what ran, by content: git's ids of the files, which name their commits where a .git is stale or gone
+        names = ["ppo_isaac.py", "isaac_env.py"]
+        ids = subprocess.run(["git", "hash-object"] + names, cwd=ROOT, capture_output=True, text=True).stdout.split()
+        assert s["files"] == dict(zip(names, ids))
 
 
 def test_sac_learns_pendulum(tmp_path):  # the README's CPU demo, as written there
