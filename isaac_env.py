@@ -44,7 +44,6 @@ import os
 import platform
 import socket
 import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -936,7 +935,7 @@ def make_env(
 def provenance(paths: Tuple[str, ...] = ()) -> Dict:
     """What a cited number needs besides its arguments: this code's git commit (and whether tracked files had
     changes), the versions of the packages that shape results, and the machine. `files`: git's id of the contents of
-    the script that runs, this file and `paths`, by path (`git hash-object`; `git log --find-object=ID` names the
+    this file and of `paths` (the caller's script), by path (`git hash-object`; `git log --find-object=ID` names the
     commits), which say what ran also where the folder's .git is missing or stale, as in a copied script."""
 
     def git(*command: str) -> Optional[str]:
@@ -964,8 +963,7 @@ def provenance(paths: Tuple[str, ...] = ()) -> Dict:
     versions = {n: _package_version(n) for n in ("torch", "jax", "brax", "mujoco", "mujoco-mjx", "isaacgym")}
     commit = git("rev-parse", "HEAD")
     dirty = None if commit is None else bool(git("status", "--porcelain", "--untracked-files=no"))
-    script = getattr(sys.modules["__main__"], "__file__", None)  # (none in an interactive session)
-    files = {name(p): blob_id(p) for p in (script, __file__) + tuple(paths) if p and os.path.isfile(p)}
+    files = {name(p): blob_id(p) for p in (__file__,) + tuple(paths) if os.path.isfile(p)}
     return dict(
         commit=commit,
         dirty=dirty,

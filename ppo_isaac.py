@@ -1193,7 +1193,7 @@ class Run:
             rank_checksums=checksums,
             evals=self.evals,
             args=asdict(self.args),
-            **isaac_env.provenance(),
+            **isaac_env.provenance((__file__,)),  # (this script and isaac_env.py, by git's ids)
         )
         self.write("summary.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
         self.writer.close()

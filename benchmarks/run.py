@@ -1171,8 +1171,15 @@ def main() -> None:
     sys.path.insert(0, ROOT)
     import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
 
-    drivers = ["ppo_isaac.py", "sac_isaac.py", "benchmarks/brax_ppo.py", "benchmarks/rsl_rl_ppo.py"]
-    PROVENANCE.update(isaac_env.provenance(tuple(os.path.join(ROOT, p) for p in drivers + [a.script or ""] if p)))
+    ran = [  # the files a row's code comes from, by git's ids too: they name it where the machine's .git is stale
+        os.path.abspath(__file__),
+        "ppo_isaac.py",
+        "sac_isaac.py",
+        "benchmarks/brax_ppo.py",
+        "benchmarks/rsl_rl_ppo.py",
+        a.script,
+    ]
+    PROVENANCE.update(isaac_env.provenance(tuple(os.path.join(ROOT, p) for p in ran if p)))
     # Python's bytecode cache: where it is none, every process compiles the sources of torch, JAX and Brax again
     PROVENANCE["bytecode"] = sys.pycache_prefix or ("not written" if sys.dont_write_bytecode else "beside the sources")
     if "policy" in a.ceiling_modes and not a.ceiling_policy:
