@@ -2,7 +2,7 @@
 
     python ppo_isaac.py --env-num 4096                 # Ant: Isaac Gym if installed, else Brax MJX
     torchrun --nproc-per-node 2 ppo_isaac.py --env-num 4096   # the same on 2 GPUs, 4096 envs each
-    python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu   # a quick CPU demo (about 30 s)
+    python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu   # a quick CPU demo (about 10 s)
 
 Top to bottom: arguments (Args, with per-task defaults), networks, advantages (compute_gae), the loss (ppo_loss),
 then main(), the algorithm: rollout, advantages, update, with one host sync per iteration. A copier who changes the

@@ -2,7 +2,7 @@
 
     python sac_isaac.py --env-name Humanoid --env-num 4096           # Isaac Gym if installed, else Brax MJX
     torchrun --nproc-per-node 2 sac_isaac.py --env-name Humanoid --env-num 4096   # on 2 GPUs, 4096 envs each
-    python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu  # a quick CPU demo (about 30 s)
+    python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu  # a quick CPU demo (about 10 s)
 
 The recipe for thousands of envs (FastSAC and FastTD3, 2025): num_envs transitions per env step, then a few large-batch
 updates; distributional (C51) clipped double Q; LayerNorm and SiLU; AdamW; n-step returns through truncation, not
