@@ -209,25 +209,38 @@ def test_a_stopped_benchmark_stops_every_run_at_once(tmp_path):
     assert not (tmp_path / "c.log2").exists()
 
 
+def training_args(tmp_path, **changes):
+    """The arguments run.py's training_row reads: a tiny CPU run, one at a time, cold caches; with `changes`."""
+    import argparse
+
+    a = argparse.Namespace(
+        script=None, env_num=4, device="cpu", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
+        row_label="", cache_root=str(tmp_path / "caches"), jax_cache="cold", share=1, slots=[(0, 0)],
+    )  # fmt: skip
+    vars(a).update(changes)
+    return a
+
+
+def process_result(returncode=1, process_seconds=0.1):
+    """What run_process returns, for a fake of it."""
+    return dict(
+        returncode=returncode, process_seconds=process_seconds, peak_gpu_mib=None, memory_method=None, log="x.log"
+    )
+
+
 def test_each_slot_runs_on_its_gpu_with_caches_of_its_own(monkeypatch, tmp_path):
     """--gpus 2 3 --share 2: a run gets the GPU of its slot (as CUDA_VISIBLE_DEVICES, NVML's index too) and a
     cache folder of its own, as cold runs of one system and task at once would empty each other's."""
-    import argparse
-
     seen = []
 
     def fake_run_process(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):
         seen.append((env["CUDA_VISIBLE_DEVICES"], gpu_index, env["JAX_COMPILATION_CACHE_DIR"]))
         open(log, "w").close()
-        return dict(returncode=1, process_seconds=0.1, peak_gpu_mib=None, memory_method=None, log="x.log")
+        return process_result()
 
     monkeypatch.setattr(bench, "run_process", fake_run_process)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    a = argparse.Namespace(
-        script=None, env_num=4, device="cuda", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
-        row_label="", cache_root=str(tmp_path / "caches"), jax_cache="cold", share=2,
-        slots=[(2, 0), (3, 1), (2, 2), (3, 3)],
-    )  # fmt: skip
+    a = training_args(tmp_path, device="cuda", share=2, slots=[(2, 0), (3, 1), (2, 2), (3, 3)])
     rows = [bench.training_row(a, "ppo_isaac", "Ant", 0, [], str(tmp_path), "k", 60, slot=s) for s in a.slots]
     assert [(v, i) for v, i, _ in seen] == [("2", 2), ("3", 3), ("2", 2), ("3", 3)]
     assert len({c for _, _, c in seen}) == 4
@@ -238,14 +251,12 @@ def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(mon
     """Without caches, a warm run first primes them with an unrecorded run: only as long as a finished cold run of
     that system and task took to its first evaluation after training began (Brax's PPO evaluates at step 0 first),
     with a margin; a whole run where no cold run is in the results. The warm run itself gets its whole budget."""
-    import argparse
-
     limits = []
 
     def fake_run_process(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):
         limits.append((os.path.basename(log).endswith("_priming.log"), max_seconds))
         open(log, "w").close()
-        return dict(returncode=1, process_seconds=0.1, peak_gpu_mib=None, memory_method=None, log="x.log")
+        return process_result()
 
     def row(system, jax_cache="cold", evals=((55.0, 0), (127.0, 6881280), (174.0, 13762560)), **more):
         return dict(system=system, task="Humanoid", jax_cache=jax_cache, status="completed", evals=evals, **more)
@@ -264,10 +275,7 @@ def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(mon
     assert bench.priming_seconds(rows, "brax_ppo", "Ant") is None
 
     monkeypatch.setattr(bench, "run_process", fake_run_process)
-    a = argparse.Namespace(
-        script=None, env_num=4, device="cpu", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
-        row_label=" warm", cache_root=str(tmp_path / "caches"), jax_cache="warm", share=1, slots=[(0, 0)],
-    )  # fmt: skip
+    a = training_args(tmp_path, row_label=" warm", jax_cache="warm")
     for prime in (173.75, None):  # (the fake runs leave no caches: each warm run primes them)
         bench.training_row(a, "brax_ppo", "Humanoid", 0, [], str(tmp_path), "k", 900, prime_seconds=prime)
     assert limits == [(True, 173.75), (False, 900), (True, 900), (False, 900)]
@@ -287,7 +295,6 @@ def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(mon
 def test_a_run_that_had_ended_its_training_when_the_stop_came_is_not_cut_short(monkeypatch, tmp_path):
     """The call's time limit stops the benchmark: the run in progress is cut short, unless its own summary says it had
     finished (a first SIGINT after the last iteration leaves the final evaluation and save to run as they would)."""
-    import argparse
 
     def stopped_run(status):
         def fake_run_process(cmd, log, max_seconds, env=None, cwd=None, gpu_index=0):
@@ -296,14 +303,11 @@ def test_a_run_that_had_ended_its_training_when_the_stop_came_is_not_cut_short(m
             with open(cmd[cmd.index("--out") + 1], "w") as f:
                 json.dump(dict(summary, settings=dict(num_envs=4)), f)
             open(log, "w").close()
-            return dict(returncode=0, process_seconds=90.0, peak_gpu_mib=None, memory_method=None, log="x.log")
+            return process_result(returncode=0, process_seconds=90.0)
 
         return fake_run_process
 
-    a = argparse.Namespace(
-        script=None, env_num=4, device="cpu", eval_gap=15.0, eval_envs=4, runs_root=str(tmp_path), label="",
-        row_label="", cache_root=str(tmp_path / "caches"), jax_cache="cold", share=1, slots=[(0, 0)],
-    )  # fmt: skip
+    a = training_args(tmp_path)
     rows = {}
     for status in ("completed", "running"):  # (Brax PPO's file says "running" until its training has ended)
         monkeypatch.setattr(bench, "run_process", stopped_run(status))
