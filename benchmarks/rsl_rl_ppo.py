@@ -114,8 +114,11 @@ def main(argv=None) -> None:
     eval_env = isaac_env.make_env(
         args.task, args.eval_env_num, args.backend, args.device, args.seed + 10_000, args.episode_length
     )
-    for e in (env, eval_env) if env.backend == "brax" else ():
-        e.compile()
+    if env.backend == "brax":
+        # MJX's programs: the evaluation env's on a thread beside the training env's, as ppo_isaac.py compiles its
+        # own, so that rsl_rl starts no later for the adapter's sake
+        eval_env.compile(background=True)
+        env.compile()
     defaults = ppo_isaac.TASK_DEFAULTS.get(env.name, ppo_isaac.TASK_DEFAULTS["other"])
     budget = args.total_timesteps or defaults["total_timesteps"]
     cfg = json.loads(json.dumps(SETTINGS))  # (rsl_rl edits its configuration)
