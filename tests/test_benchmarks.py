@@ -258,16 +258,16 @@ def test_a_warm_runs_priming_stops_once_the_cold_run_had_compiled_everything(mon
         open(log, "w").close()
         return process_result()
 
-    def row(system, jax_cache="cold", evals=((55.0, 0), (127.0, 6881280), (174.0, 13762560)), **more):
+    def results_row(system, jax_cache="cold", evals=((55.0, 0), (127.0, 6881280), (174.0, 13762560)), **more):
         return dict(system=system, task="Humanoid", jax_cache=jax_cache, status="completed", evals=evals, **more)
 
     rows = {
-        "a": row("brax_ppo"),
-        "b": row("brax_ppo", evals=((40.0, 0), (90.0, 6881280))),  # another cold run: the later one counts
-        "c": row("brax_ppo warm", "warm", ((5.0, 0), (400.0, 6881280))),
-        "d": row("brax_ppo", cut_short=True, evals=((5.0, 0), (500.0, 6881280))),
-        "e": row("brax_ppo", runs_sharing_gpu=2, evals=((5.0, 0), (600.0, 6881280))),
-        "f": row("ppo_isaac", evals=((54.0, 8519680),)),
+        "a": results_row("brax_ppo"),
+        "b": results_row("brax_ppo", evals=((40.0, 0), (90.0, 6881280))),  # another cold run: the later one counts
+        "c": results_row("brax_ppo warm", "warm", ((5.0, 0), (400.0, 6881280))),
+        "d": results_row("brax_ppo", cut_short=True, evals=((5.0, 0), (500.0, 6881280))),
+        "e": results_row("brax_ppo", runs_sharing_gpu=2, evals=((5.0, 0), (600.0, 6881280))),
+        "f": results_row("ppo_isaac", evals=((54.0, 8519680),)),
     }
     assert bench.priming_seconds(rows, "brax_ppo", "Humanoid") == 127.0 * 1.25 + 15
     assert bench.priming_seconds(rows, "ppo_isaac", "Humanoid") == 54.0 * 1.25 + 15
