@@ -594,13 +594,30 @@ class BraxEnv(VecEnv):
     def compile(self, background: bool = False) -> None:
         import jax
         import jax.numpy as jnp
+        import numpy as np
 
-        def run() -> None:  # one reset and one step of zero actions, on inputs made as reset() and step() make theirs
+        def reset(failed: List[BaseException]) -> None:
+            try:
+                jax.block_until_ready(self._fresh_states(self._rng))  # (reset()'s first key: the results are dropped)
+            except BaseException as e:
+                failed.append(e)
+
+        def run() -> None:  # one reset, and one step of zero actions, on inputs typed as reset() and step() type theirs
+            # Compiled side by side, the reset and the step take 0.7x the time of one after the other on a GPU machine
+            # (Humanoid on an H200: 16 s against 23 s; a 2-core CPU gains nothing). So the step runs on a state of
+            # zeros of the state's shapes and types (the same program), not on the reset's state.
             start = time.time()
-            _, fresh = self._fresh_states(self._rng)  # (the same key as reset()'s first: the results are dropped)
+            failed = []  # type: List[BaseException]
+            leaves = jax.eval_shape(self._fresh_states, self._rng)[1]
+            beside = threading.Thread(target=reset, args=(failed,), daemon=True)
+            beside.start()
+            state = jax.device_put([np.zeros(x.shape, x.dtype) for x in leaves], self.jax_device)  # (no compiling)
             steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
             actions = jax.dlpack.from_dlpack(torch.zeros(self._rows, self.act_dim, device=self.device))
-            jax.block_until_ready(self._step(fresh, steps, fresh, actions, self._restart[False]))
+            jax.block_until_ready(self._step(state, steps, state, actions, self._restart[False]))
+            beside.join()
+            if failed:
+                raise failed[0]
             self.compile_seconds = time.time() - start
 
         if background:
