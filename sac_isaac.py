@@ -775,11 +775,11 @@ def average_over_ranks(tensors: List[torch.Tensor]) -> None:  # in place, over t
 
 
 def make_envs(args: Args, ckpt: Optional[Dict]):
-    """Seeds torch, makes the training envs with riders for evaluations beside training (isaac_env.VecEnv.ride), or
-    else separate evaluation envs (with --eval-only, those alone), and compiles them: separate evaluation envs on a
-    thread beside, off the training path. Turns --cudagraphs off on a CPU. Under torchrun, each rank has its own
-    envs on its local rank's GPU, seeded with seed + rank, and only rank 0 evaluates and prints; the ranks join
-    (NCCL on GPUs, gloo on CPUs) once every check has passed."""
+    """Seeds torch, makes the training envs with riders for evaluations beside training (isaac_env.VecEnv.ride), or else
+    separate evaluation envs (with --eval-only, those alone), and compiles them on threads beside: the networks are
+    built meanwhile, and separate evaluation envs compile off the training path. Turns --cudagraphs off on a CPU.
+    Under torchrun, each rank has its own envs on its local rank's GPU, seeded with seed + rank, and only rank 0
+    evaluates and prints; the ranks join (NCCL on GPUs, gloo on CPUs) once every check has passed."""
     startup_phase("imports")
     rank = int(os.environ.get("RANK", "0"))
     sys.stdout = open(os.devnull, "w") if rank > 0 else sys.stdout  # one console: rank 0's (stderr: every rank's)
@@ -841,13 +841,7 @@ def make_envs(args: Args, ckpt: Optional[Dict]):
         print("compiling the simulator (MJX: 10-30 s, longer for many envs on a CPU; from JAX's cache: seconds)")
         if eval_env is not None and eval_env is not env:
             eval_env.compile(background=True)
-        env.compile()
-        print(
-            "compiled in {:.1f} s, {:.1f} s from the start; {}".format(
-                env.compile_seconds, time.time() - START_TIME, isaac_env.jax_cache_line()
-            )
-        )
-    startup_phase("simulator_compiled")
+        env.compile(background=True)  # while the networks are built: the first reset waits for it (see Run.start)
     if env.device.type != "cuda":
         args.cudagraphs = False  # (the GPU fast path is on by default; a CPU runs the eager code)
     if ckpt is not None and (ckpt["obs_dim"], ckpt["act_dim"]) != (env.obs_dim, env.act_dim):
@@ -1052,6 +1046,14 @@ class Run:
 
     def start(self, steps_per_iteration: int) -> None:  # Ctrl-C; on rank 0: the output folder, TensorBoard, progress
         a, steps_per_iteration = self.args, steps_per_iteration * self.world_size
+        # (Brax: compiled on a thread since the envs were built, see make_envs; the other simulators compile nothing)
+        STARTUP["simulator_compiled"] = round(STARTUP["envs_built"] + self.env.compile_seconds, 2)
+        if self.env.backend == "brax":
+            print(
+                "compiled in {:.1f} s, {:.1f} s from the start; {}".format(
+                    self.env.compile_seconds, STARTUP["simulator_compiled"], isaac_env.jax_cache_line()
+                )
+            )
         startup_phase("envs_reset")
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGTERM, self.on_signal)
