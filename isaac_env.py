@@ -47,7 +47,7 @@ import subprocess
 import threading
 import time
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 # Isaac Gym must be imported before torch (it refuses to load after it), so this module imports it first, and
 # scripts import this module before torch. A missing Isaac Gym is normal; one that fails to load is reported.
@@ -529,6 +529,13 @@ def _traced_programs(name: str, num_envs: int, max_episode_length: int, jax_plat
     return dict(programs, fresh=jax.jit(exported["fresh"].call), step=jax.jit(exported["step"].call))
 
 
+def _catching(function: Callable[[], None], failed: List[BaseException]) -> None:  # (a thread's body)
+    try:
+        function()
+    except BaseException as e:  # kept for the thread that waits for this one, which raises it
+        failed.append(e)
+
+
 class BraxEnv(VecEnv):
     """Brax environments on the MJX (MuJoCo-XLA) pipeline, batched with vmap and handed to torch without copies.
 
@@ -590,17 +597,15 @@ class BraxEnv(VecEnv):
         # steps after it: the scripts queue every read of a step's outputs before the step after next.
         self._lent = collections.deque()  # type: collections.deque
         self._compiling = None  # type: Optional[threading.Thread]
+        self._compile_failed = []  # type: List[BaseException]  # what compile(background=True) raised
 
     def compile(self, background: bool = False) -> None:
         import jax
         import jax.numpy as jnp
         import numpy as np
 
-        def reset(failed: List[BaseException]) -> None:
-            try:
-                jax.block_until_ready(self._fresh_states(self._rng))  # (reset()'s first key: the results are dropped)
-            except BaseException as e:
-                failed.append(e)
+        def reset() -> None:  # (reset()'s first key: the results are dropped)
+            jax.block_until_ready(self._fresh_states(self._rng))
 
         def run() -> None:  # one reset, and one step of zero actions, on inputs typed as reset() and step() type theirs
             # Compiled side by side, the reset and the step take 0.7x the time of one after the other on a GPU machine
@@ -609,7 +614,7 @@ class BraxEnv(VecEnv):
             start = time.time()
             failed = []  # type: List[BaseException]
             leaves = jax.eval_shape(self._fresh_states, self._rng)[1]
-            beside = threading.Thread(target=reset, args=(failed,), daemon=True)
+            beside = threading.Thread(target=_catching, args=(reset, failed), daemon=True)
             beside.start()
             state = jax.device_put([np.zeros(x.shape, x.dtype) for x in leaves], self.jax_device)  # (no compiling)
             steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)
@@ -620,8 +625,8 @@ class BraxEnv(VecEnv):
                 raise failed[0]
             self.compile_seconds = time.time() - start
 
-        if background:
-            self._compiling = threading.Thread(target=run, daemon=True)
+        if background:  # (what fails there is raised by the first reset, which waits for it)
+            self._compiling = threading.Thread(target=_catching, args=(run, self._compile_failed), daemon=True)
             self._compiling.start()
         else:
             run()
@@ -640,6 +645,9 @@ class BraxEnv(VecEnv):
 
         if self._compiling is not None:  # (compile(background=True): JAX would compile the same programs again)
             self._compiling.join()
+            self._compiling = None
+            if self._compile_failed:
+                raise self._compile_failed.pop()
         self._refresh_pool()
         self._state = self._fresh
         self._steps = jnp.zeros(self._rows, dtype=jnp.int32, device=self.jax_device)

@@ -229,6 +229,25 @@ def test_brax_returned_tensors_do_not_alias_simulator_state(brax_env):
         out_a[1].add_(5.0)
 
 
+def test_a_brax_compilation_that_fails_on_its_thread_fails_the_first_reset(brax_env, monkeypatch):
+    """compile() compiles the step beside the reset; compile(background=True) does so on a thread of its own, and
+    what fails there (XLA running out of memory, say) is raised by the first reset, which waits for it: once."""
+    env = isaac_env.make_env(
+        "InvertedPendulum", brax_env.num_envs, backend="brax", device="cpu", seed=5, max_episode_length=10
+    )  # (brax_env's shape: nothing compiles again)
+
+    def failing_step(*args):
+        raise RuntimeError("RESOURCE_EXHAUSTED: out of memory")
+
+    monkeypatch.setattr(env, "_step", failing_step)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        env.compile()
+    env.compile(background=True)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        env.reset()
+    assert env.reset().shape == (env.num_envs, env.obs_dim)
+
+
 def test_isaacgym_quirks_are_absorbed(isaac_fake_env):
     import isaacgymenvs.tasks
 
