@@ -1,6 +1,7 @@
 """Start-up: JAX's persistent compilation cache (on by default, in the user's cache folder, before JAX is used; a
 user's own JAX_COMPILATION_CACHE_DIR wins; JAX_ENABLE_COMPILATION_CACHE=false turns it off), a second process that
-loads a Brax env's programs from it, and --cudagraphs following the device."""
+loads a Brax env's programs from it, the simulator compiling while the networks are built, and --cudagraphs following
+the device."""
 
 import os
 import subprocess
@@ -87,3 +88,15 @@ def test_cudagraphs_is_on_by_default_and_no_cudagraphs_is_accepted(module):
     argv = ["--env-name", "Pendulum"]
     assert module.parse_args(argv)[0].cudagraphs is True  # (a CPU run turns it off: see test_cli's learning tests)
     assert module.parse_args(argv + ["--no-cudagraphs"])[0].cudagraphs is False
+
+
+@pytest.mark.parametrize("module", [ppo_isaac, sac_isaac])
+def test_the_simulator_compiles_on_a_thread_while_the_networks_are_built(module):
+    """make_envs returns with the Brax env's compilation under way on a thread (the script builds its networks
+    meanwhile); the first reset waits for it."""
+    argv = ["--env-name", "InvertedPendulum", "--backend", "brax", "--device", "cpu", "--env-num", "6"]
+    args = module.parse_args(argv + ["--episode-length", "10", "--eval-env-num", "0"])[0]  # (conftest's brax_env)
+    env, eval_env = module.make_envs(args, None)
+    assert eval_env is None and env._compiling is not None
+    assert env.reset().shape == (6, env.obs_dim)
+    assert env._compiling is None and env.compile_seconds > 0
