@@ -64,15 +64,31 @@ LEVERS = {"eager": ["--no-cudagraphs"], "cudagraphs": [], "compile+cudagraphs": 
 PROVENANCE = {}  # type: Dict  # isaac_env.provenance(), filled in main(): every row records its commit and versions
 
 
-# ---------------------------------------------------------------------------------------------- GPU memory
-class PeakGpuMemory:
-    """Polls the GPU's memory in use every 0.1 s while a child process runs, through NVML. The process's own
-    figure where NVML reports it by pid; in containers, whose pids NVML does not see, the GPU's total use minus
-    what was in use before the child started (right while the child is alone on its GPU: the report leaves out the
-    figures of runs that shared one, --share)."""
+# ---------------------------------------------------------------------------------------------- GPU memory, clocks
+# NVML's reasons for holding the SM clock below its highest (nvmlClocksEventReason*), by bit; "idle" is left out
+SLOWDOWNS = {
+    0x2: "application clocks set",
+    0x4: "software power cap",
+    0x8: "hardware slowdown",
+    0x10: "sync boost",
+    0x20: "software thermal slowdown",
+    0x40: "hardware thermal slowdown",
+    0x80: "hardware power brake",
+    0x100: "display clock setting",
+}
+
+
+class GpuMonitor:
+    """Samples the GPU every 0.1 s while a child process runs, through NVML. Memory: the process's own figure where
+    NVML reports it by pid; in containers, whose pids NVML does not see, the GPU's total use minus what was in use
+    before the child started (right while the child is alone on its GPU: the report leaves out the figures of runs
+    that shared one, --share). Clocks: while the GPU is busy (utilisation of 50% or more), the SM clock, the
+    temperature, the power and the reasons NVML gives for holding the clock down, so that a run slowed by its GPU's
+    clocks (a machine's power or heat under sustained load) says so in its row."""
 
     def __init__(self, pid: int, gpu_index: int = 0):
         self.pid, self.peak_mib, self.method, self._stop = pid, 0.0, None, threading.Event()
+        self._sm_mhz, self._temperature, self._watts, self._reasons = [], [], [], 0  # (busy samples)
         try:
             import pynvml
 
@@ -87,20 +103,58 @@ class PeakGpuMemory:
     def _poll(self) -> None:
         while self._nvml is not None and not self._stop.wait(0.1):
             try:
-                used = {p.pid: p.usedGpuMemory for p in self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)}
-                if used.get(self.pid):
-                    self.method, mib = "nvml process", used[self.pid] / 2**20
-                else:
-                    self.method = self.method or "nvml device minus baseline"
-                    mib = self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2**20 - self._baseline
-                self.peak_mib = max(self.peak_mib, mib)
+                self._sample_memory()
             except Exception:
                 pass
+            try:
+                self._sample_clocks()
+            except Exception:  # (an NVML without some query: the memory figures still count)
+                pass
+
+    def _sample_memory(self) -> None:
+        nvml, handle = self._nvml, self._handle
+        used = {p.pid: p.usedGpuMemory for p in nvml.nvmlDeviceGetComputeRunningProcesses(handle)}
+        if used.get(self.pid):
+            self.method, mib = "nvml process", used[self.pid] / 2**20
+        else:
+            self.method = self.method or "nvml device minus baseline"
+            mib = nvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20 - self._baseline
+        self.peak_mib = max(self.peak_mib, mib)
+
+    def _sample_clocks(self) -> None:
+        nvml, handle = self._nvml, self._handle
+        if nvml.nvmlDeviceGetUtilizationRates(handle).gpu < 50:  # (an idle GPU lowers its clock: no slowdown)
+            return
+        reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
+        reasons = reasons or nvml.nvmlDeviceGetCurrentClocksThrottleReasons  # (its older name)
+        self._sm_mhz.append(nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM))
+        self._temperature.append(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
+        self._watts.append(nvml.nvmlDeviceGetPowerUsage(handle) / 1000)
+        self._reasons |= reasons(handle)
 
     def stop(self) -> Optional[float]:
         self._stop.set()
         self._thread.join()
         return round(self.peak_mib, 1) if self._nvml is not None else None
+
+    def clocks(self) -> Optional[Dict]:
+        """The busy samples' SM clock (mean, lowest, and the GPU's highest), temperature and power (highest), and
+        the slowdowns seen; None without NVML or busy samples."""
+        if self._nvml is None or not self._sm_mhz:
+            return None
+        try:
+            rated = self._nvml.nvmlDeviceGetMaxClockInfo(self._handle, self._nvml.NVML_CLOCK_SM)
+        except Exception:
+            rated = None
+        return {
+            "busy_samples": len(self._sm_mhz),
+            "sm_mhz_mean": round(sum(self._sm_mhz) / len(self._sm_mhz)),
+            "sm_mhz_lowest": min(self._sm_mhz),
+            "sm_mhz_rated": rated,
+            "temperature_c_highest": max(self._temperature),
+            "power_w_highest": round(max(self._watts)),
+            "slowdowns": [name for bit, name in sorted(SLOWDOWNS.items()) if self._reasons & bit],
+        }
 
 
 def run_process(
@@ -115,7 +169,7 @@ def run_process(
         # Its own session: Ctrl-C or `timeout` signals a whole process group, and a script that got SIGINT twice
         # (once from the group, once passed on below) stops at once, without its summary. Only this runner passes it on.
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        memory = PeakGpuMemory(proc.pid, gpu_index)  # (the first GPU of the run's)
+        monitor = GpuMonitor(proc.pid, gpu_index)  # (the first GPU of the run's)
         asked = None  # type: Optional[float]  # when it got SIGINT
         while proc.poll() is None:
             try:
@@ -135,12 +189,13 @@ def run_process(
                 STOP["requested"] = True
                 proc.kill()
         proc.wait()
-        peak = memory.stop()
+        peak = monitor.stop()
     return {
         "returncode": proc.returncode,
         "process_seconds": round(time.time() - start, 1),
         "peak_gpu_mib": peak,
-        "memory_method": memory.method,
+        "memory_method": monitor.method,
+        "gpu_clocks": monitor.clocks(),
         "log": os.path.basename(log_path),
     }
 
@@ -585,12 +640,27 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                 + ("; cut short by the call's time limit" if r.get("cut_short") else "")
                 + ("; flags " + " ".join(r["flags"]) if r.get("flags") else "")
                 + ("; memory by " + r["memory_method"] if r.get("memory_method") else "")
+                + clock_text(r.get("gpu_clocks"))
                 + ("; " + r["provenance"]["note"] if (r.get("provenance") or {}).get("note") else ""),
             )
         )
     with open(path_md, "w") as f:
         f.write("\n".join(lines) + "\n")
     draw_plots(train, ceiling, plot_dir, [r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
+
+
+def clock_text(clocks: Optional[Dict]) -> str:
+    """The row's GPU clocks while busy (GpuMonitor.clocks), for its notes."""
+    if not clocks:
+        return ""
+    return "; GPU while busy: SM clock {} MHz on average (lowest {}, highest rated {}), up to {} C and {} W{}".format(
+        clocks["sm_mhz_mean"],
+        clocks["sm_mhz_lowest"],
+        clocks["sm_mhz_rated"] or "-",
+        clocks["temperature_c_highest"],
+        clocks["power_w_highest"],
+        ", slowed by: " + ", ".join(clocks["slowdowns"]) if clocks["slowdowns"] else ", no slowdown",
+    )
 
 
 def startup_lines(train: List[Dict]) -> List[str]:

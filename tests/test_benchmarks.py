@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT
@@ -413,6 +414,84 @@ def test_report_ratios(tmp_path):
     assert "| Ant PPO peak GPU memory | 3.00 GiB |" in md
     assert "update excluded) / adapter with random actions (host gpu-1) | 0.80 (720,000 / 900,000)" in md
     assert "update excluded) / adapter with a trained policy's actions (host gpu-1) | 1.12 (720,000 / 640,000)" in md
+
+
+class FakeNvml:
+    """pynvml's calls that GpuMonitor makes, on one GPU whose samples follow `samples`: (utilisation %, SM MHz,
+    temperature C, power mW, clock event reasons), the last one repeated."""
+
+    NVML_CLOCK_SM, NVML_TEMPERATURE_GPU = 1, 0
+
+    def __init__(self, pid, samples):
+        self.pid, self.samples, self.i = pid, samples, 0
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return index
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return type("Memory", (), {"used": 1024 * 2**20})
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        return [type("Process", (), {"pid": self.pid, "usedGpuMemory": 300 * 2**20})]
+
+    def sample(self):
+        return self.samples[min(self.i, len(self.samples) - 1)]
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        self.i += 1  # (one sample: utilisation first)
+        return type("Rates", (), {"gpu": self.sample()[0]})
+
+    def nvmlDeviceGetClockInfo(self, handle, clock):
+        assert clock == self.NVML_CLOCK_SM
+        return self.sample()[1]
+
+    def nvmlDeviceGetTemperature(self, handle, sensor):
+        return self.sample()[2]
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        return self.sample()[3]
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle):
+        return self.sample()[4]
+
+    def nvmlDeviceGetMaxClockInfo(self, handle, clock):
+        return 1980
+
+
+def test_gpu_monitor_records_the_clocks_of_busy_samples_and_the_slowdowns_seen(monkeypatch, tmp_path):
+    """Idle samples (utilisation under 50%, whose low clock is no slowdown) are left out of the clocks; the mean,
+    the lowest, the highest temperature and power and every slowdown seen while busy are kept, and the report's
+    rows say so."""
+    samples = [(0, 345, 30, 70_000, 0x1)] * 3  # idle: left out
+    samples += [(98, 1980, 50, 600_000, 0), (99, 1500, 61, 700_000, 0x4 | 0x20), (97, 1800, 58, 650_000, 0)]
+    samples += [(10, 300, 40, 90_000, 0x1)]  # idle again, to the end
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(1234, samples))
+    monitor = bench.GpuMonitor(1234)
+    deadline = time.time() + 10
+    while monitor._nvml.i < len(samples) + 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert monitor.stop() == 300.0 and monitor.method == "nvml process"
+    clocks = monitor.clocks()
+    assert clocks == {
+        "busy_samples": 3,
+        "sm_mhz_mean": 1760,
+        "sm_mhz_lowest": 1500,
+        "sm_mhz_rated": 1980,
+        "temperature_c_highest": 61,
+        "power_w_highest": 700,
+        "slowdowns": ["software power cap", "software thermal slowdown"],
+    }
+    md = render(tmp_path, [row("ppo_isaac", 0, [[90, 2, 3100]], gpu_clocks=clocks)])
+    assert "SM clock 1760 MHz on average (lowest 1500, highest rated 1980), up to 61 C and 700 W, slowed by: " in md
+
+
+def test_gpu_monitor_without_nvml_measures_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # (import pynvml then fails, as on a machine without it)
+    monitor = bench.GpuMonitor(1234)
+    assert monitor.stop() is None and monitor.clocks() is None
 
 
 def test_report_keeps_the_first_completed_run_of_a_seed(tmp_path):
