@@ -73,12 +73,20 @@ def rsl_rl_env(env):
             self.env, self.num_envs, self.num_actions = env, env.num_envs, env.act_dim
             self.max_episode_length, self.device, self.cfg = env.max_episode_length, env.device, {}
             self.episode_length_buf = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
-            self.obs = env.reset()
+            # Zeros until start(): rsl_rl's runner reads an observation when it is made only for its networks' shapes,
+            # so MJX compiles on its thread (env.compile(background=True)) while rsl_rl builds its networks, as our
+            # scripts build theirs; start() waits for the compilation and resets
+            self.obs, self.started = torch.zeros(env.num_envs, env.obs_dim, device=env.device), False
+
+        def start(self) -> None:  # after the runner is made, before its first learn()
+            self.obs, self.started = self.env.reset(), True
 
         def get_observations(self) -> TensorDict:
             return TensorDict({"policy": self.obs}, batch_size=[self.num_envs], device=self.device)
 
         def step(self, actions: torch.Tensor):
+            if not self.started:  # (rsl_rl would learn from the zeros)
+                raise RuntimeError("rsl_rl_env: start() resets the envs; call it before the first step")
             self.obs, reward, terminated, truncated, info = self.env.step(actions)
             done = terminated | truncated
             self.episode_length_buf = torch.where(done, 0, self.episode_length_buf + 1)
@@ -115,14 +123,16 @@ def main(argv=None) -> None:
         args.task, args.eval_env_num, args.backend, args.device, args.seed + 10_000, args.episode_length
     )
     if env.backend == "brax":
-        # MJX's programs: the evaluation env's on a thread beside the training env's, as ppo_isaac.py compiles its
-        # own, so that rsl_rl starts no later for the adapter's sake
+        # MJX's programs on threads, the evaluation env's beside the training env's, while rsl_rl builds its networks
+        # (the adapter's start() waits for them), as ppo_isaac.py does: rsl_rl starts no later for the adapter's sake
         eval_env.compile(background=True)
-        env.compile()
+        env.compile(background=True)
     defaults = ppo_isaac.TASK_DEFAULTS.get(env.name, ppo_isaac.TASK_DEFAULTS["other"])
     budget = args.total_timesteps or defaults["total_timesteps"]
     cfg = json.loads(json.dumps(SETTINGS))  # (rsl_rl edits its configuration)
-    runner = OnPolicyRunner(rsl_rl_env(env), cfg, log_dir=None, device=str(env.device))
+    vec_env = rsl_rl_env(env)
+    runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device=str(env.device))
+    vec_env.start()
     actor = runner.alg.get_policy()  # deterministic by default: the mean action
     summary = dict(system="rsl_rl_ppo", task=env.name, seed=args.seed, env_num=args.env_num, settings=SETTINGS)
     summary.update(evals=[], training_sps=[], status="running", budget=budget)

@@ -576,7 +576,8 @@ def test_rsl_rl_adapter_gives_its_runner_observation_groups_dones_and_time_outs(
     """benchmarks/rsl_rl_ppo.py's adapter in two iterations of rsl_rl's own OnPolicyRunner (10 steps each) on the
     torch Pendulum with an episode limit of 15: the observations come as the TensorDict group "policy"; every env's
     episode ends at step 15, as a time-out (truncated, not terminated: rsl_rl bootstraps it) and a done; the
-    runner's update changes the actor."""
+    runner's update changes the actor. The runner is made on zeros (its networks' shapes) and the envs reset at
+    start(), so that MJX compiles while rsl_rl builds its networks; a step before start() is an error."""
     pytest.importorskip("rsl_rl", reason="rsl-rl-lib is not installed: pip install -r tests/requirements.txt")
     import rsl_rl_ppo
     import torch
@@ -586,8 +587,10 @@ def test_rsl_rl_adapter_gives_its_runner_observation_groups_dones_and_time_outs(
 
     env = isaac_env.make_env("Pendulum", 8, "torch", "cpu", seed=0, max_episode_length=15)
     vec_env = rsl_rl_ppo.rsl_rl_env(env)
-    obs = vec_env.get_observations()
+    obs = vec_env.get_observations()  # (zeros, for the runner's shapes: the envs reset at start())
     assert list(obs.keys()) == ["policy"] and obs["policy"].shape == (8, env.obs_dim) and obs.batch_size == (8,)
+    with pytest.raises(RuntimeError, match="start"):  # no step before the reset, nothing learned from the zeros
+        vec_env.step(torch.zeros(8, env.act_dim))
     steps, step = [], vec_env.step
 
     def recorded_step(actions):
@@ -599,6 +602,10 @@ def test_rsl_rl_adapter_gives_its_runner_observation_groups_dones_and_time_outs(
     cfg = json.loads(json.dumps(rsl_rl_ppo.SETTINGS))
     cfg["num_steps_per_env"] = 10
     runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device="cpu")
+    assert not vec_env.get_observations()["policy"].any()
+    vec_env.start()
+    first = vec_env.get_observations()["policy"]  # the reset's: Pendulum's (cos, sin, speed), never all zeros
+    assert first.shape == (8, env.obs_dim) and (first[:, :2].norm(dim=1) - 1).abs().max() < 1e-5
     before = [p.detach().clone() for p in runner.alg.get_policy().parameters()]
     runner.learn(num_learning_iterations=2)
     assert len(steps) == 20
