@@ -494,6 +494,36 @@ def test_gpu_monitor_without_nvml_measures_nothing(monkeypatch):
     assert monitor.stop() is None and monitor.clocks() is None
 
 
+def test_report_goals_of_time_to_a_result(tmp_path):
+    """Start-up by cache, PPO's warm seconds to the target (a warm run that never got there counted as such) and the
+    held-out halfcheetah's training share, lowest-highest over the runs alone on their GPU and not cut short; the time
+    ratio's goal is the task's."""
+
+    def timed(system, seed, evals, cache, startup, task="Ant", **extra):
+        return row(system, seed, evals, task=task, jax_cache=cache, startup_seconds=startup, **extra)
+
+    rows = [
+        timed("ppo_isaac", 0, [[40, 1, 3100], [90, 50_000_000, 5000]], "cold", 23.4),
+        timed("ppo_isaac", 1, [[45, 1, 3100], [90, 50_000_000, 5000]], "cold", 19.0),
+        timed("ppo_isaac", 2, [[45, 1, 3100]], "cold", 9.0, runs_sharing_gpu=2),  # (shared: left out)
+        timed("ppo_isaac", 3, [[45, 1, 3100]], "cold", 8.0, cut_short=True),  # (cut short: left out)
+        timed("ppo_isaac warm", 0, [[25, 1, 3100]], "warm", 5.0),
+        timed("ppo_isaac warm", 1, [[25, 1, 2000], [40, 2, 2900]], "warm", 6.5),
+        timed("brax_ppo", 0, [[120, 1, 3100], [150, 50_000_000, 4000]], "cold", None),
+        timed("sac_isaac", 0, [[200, 1, 3100]], "cold", 19.4, task="halfcheetah", train_seconds=80, wall_seconds=100),
+    ]
+    md = render(tmp_path, rows)
+    assert "(runs of one seed on one host) | seed 0 on gpu-1: 0.33 (40 s / 120 s) | <= 0.33 |" in md
+    assert "| Ant ppo_isaac start-up, cold caches (process start to training) | 19.0-23.4 s (2 runs) | <= 35 s |" in md
+    assert "| Ant ppo_isaac start-up, warm caches (process start to training) | 5.0-6.5 s (2 runs) | <= 10 s |" in md
+    assert "| Ant ppo_isaac seconds to return 3000, warm caches | 25 s; 1 not reached (2 runs) | <= 30 s |" in md
+    assert (
+        "| halfcheetah sac_isaac start-up, cold caches (process start to training) | 19.4 s (1 run) | <= 35 s |" in md
+    )
+    assert "| halfcheetah sac_isaac training / wall-clock, cold caches | 0.80 (1 run) | >= 0.8 |" in md
+    assert "brax_ppo start-up" not in md and "Ant sac_isaac" not in md
+
+
 def test_report_keeps_the_first_completed_run_of_a_seed(tmp_path):
     """A luckier rerun of a seed does not replace its result; a completed run replaces a stopped one."""
     rows = [
