@@ -471,6 +471,13 @@ def alone(row: Dict) -> bool:
     return row.get("runs_sharing_gpu", 1) == 1
 
 
+def training_share(row: Dict) -> Optional[float]:
+    """Training's share of the run's wall-clock; None where unknown or cut short by the call's time limit."""
+    if row.get("train_seconds") and row.get("wall_seconds") and not row.get("cut_short"):
+        return row["train_seconds"] / row["wall_seconds"]
+    return None
+
+
 def best_rows(train: List[Dict]) -> List[Dict]:
     """One row per task, system and seed: the first completed run (a rerun does not replace a result, however it
     turns out), else the latest stopped one."""
@@ -703,12 +710,7 @@ def startup_lines(train: List[Dict]) -> List[str]:
                 fmt(evaluating, "{:,.0f}"),
                 fmt(not_evaluating, "{:,.0f}"),
                 fmt(evaluating / not_evaluating if evaluating and not_evaluating else None, "{:.2f}"),
-                fmt(
-                    r["train_seconds"] / r["wall_seconds"]
-                    if r.get("train_seconds") and r.get("wall_seconds") and not r.get("cut_short")
-                    else None,
-                    "{:.2f}",
-                ),
+                fmt(training_share(r), "{:.2f}"),
             )
         )
     return lines + [""]
@@ -929,11 +931,7 @@ def goal_lines(train: List[Dict]) -> List[str]:
                 what = "{} {} seconds to return {:.0f}, warm caches".format(task, script, TARGETS[key])
                 goal = "<= {:.0f} s".format(WARM_GOALS[key]) if script == "ppo_isaac" else "(for reference)"
                 line(what, [seconds_to(r["evals"], TARGETS[key]) for r in warm], "{:.0f}", " s", goal)
-            shares = [
-                r["train_seconds"] / r["wall_seconds"]
-                for r in runs
-                if r.get("jax_cache") == "cold" and r.get("train_seconds") and r.get("wall_seconds")
-            ]
+            shares = [x for x in (training_share(r) for r in runs if r.get("jax_cache") == "cold") if x is not None]
             if shares and key in TRAINING_SHARE_GOALS:
                 what = "{} {} training / wall-clock, cold caches".format(task, script)
                 line(what, shares, "{:.2f}", "", ">= {}".format(TRAINING_SHARE_GOALS[key]))
