@@ -897,7 +897,8 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
                     else "not measured: a run stopped before its budget",
                 )
             )
-    return lines + goal_lines(train) + [""]
+    lines += goal_lines(train)
+    return lines + [""] if len(lines) > 4 else []  # (a table of no targets, as for runs of other labels, is left out)
 
 
 def goal_lines(train: List[Dict]) -> List[str]:

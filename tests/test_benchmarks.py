@@ -414,6 +414,10 @@ def test_report_ratios(tmp_path):
     assert "| Ant PPO peak GPU memory | 3.00 GiB |" in md
     assert "update excluded) / adapter with random actions (host gpu-1) | 0.80 (720,000 / 900,000)" in md
     assert "update excluded) / adapter with a trained policy's actions (host gpu-1) | 1.12 (720,000 / 640,000)" in md
+    # rows of another label (an A/B of two versions, say) meet no target: no empty targets table
+    for r in rows[:2]:
+        r["system"] += " old"
+    assert "## Ratios against the targets" not in render(tmp_path, rows[:2])
 
 
 class FakeNvml:
