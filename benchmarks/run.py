@@ -30,6 +30,7 @@ own PPO gets the same JAX cache and threshold as our scripts.
 
 import argparse
 import datetime
+import fnmatch
 import json
 import os
 import platform
@@ -652,6 +653,7 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
                 r.get("call", "-"),
                 r.get("status", "ok")
                 + ("; cut short by the call's time limit" if r.get("cut_short") else "")
+                + ("; from " + r["from_results"] if r.get("from_results") else "")
                 + ("; flags " + " ".join(r["flags"]) if r.get("flags") else "")
                 + ("; memory by " + r["memory_method"] if r.get("memory_method") else "")
                 + clock_text(r.get("gpu_clocks"))
@@ -1264,7 +1266,15 @@ def main() -> None:
         default=[],
         metavar="JSON",
         help="also take the rows of these results files (pieces of one benchmark, same GPU model; "
-        "rows keep their host)",
+        "rows keep their host, and the report names the file each came from)",
+    )
+    parser.add_argument(
+        "--merge-keys",
+        nargs="+",
+        default=["*"],
+        metavar="GLOB",
+        help="with --merge: only the rows whose keys match one of these patterns, e.g. 'train/brax_ppo/Ant/*' "
+        "(rows measured with the same settings in another table)",
     )
     parser.add_argument("--report-only", action="store_true", help="only render the results (after --merge)")
     parser.add_argument(
@@ -1339,7 +1349,10 @@ def main() -> None:
                     other, piece["machine"]["gpu"], results["machine"]["gpu"]
                 )
             )
-        results["rows"].update(piece["rows"])
+        for k, r in piece["rows"].items():
+            if any(fnmatch.fnmatchcase(k.split("@")[0], pattern) for pattern in a.merge_keys):
+                r.setdefault("from_results", os.path.splitext(os.path.basename(other))[0])  # (named in the report)
+                results["rows"][k] = r
     if a.report_only:
         save([])
         print("wrote {}".format(os.path.join(a.out, name + ".md")))

@@ -729,3 +729,25 @@ def test_skip_done_goes_on_from_finished_rows_only():
     assert not bench.already_done(rows, "train/ppo_isaac/Humanoid/0")
     assert not bench.already_done(rows, "train/sac_isaac/Ant/0")
     assert not bench.already_done(rows, "train/ppo_isaac/Ant/2")  # never ran
+
+
+def test_merged_rows_name_the_results_file_they_came_from(monkeypatch, tmp_path):
+    """--merge (one report from several calls' results), of the rows that --merge-keys names: each merged row keeps
+    the file it came from, and the Rows table says so, so that a reader finds its call's logs; the table's own rows
+    name none."""
+    machine = {"gpu": "test GPU", "versions": {}}
+    own = row("ppo_isaac", 0, [[90, 2, 3100], [150, 50_000_000, 5000]])
+    piece = row("brax_ppo", 0, [[180, 2, 3000], [200, 50_000_000, 4000]], host="gpu-2")
+    other_task = row("brax_ppo", 0, [[180, 2, 3000], [200, 30_000_000, 4000]], task="halfcheetah", host="gpu-2")
+    (tmp_path / "table.json").write_text(json.dumps({"machine": machine, "rows": {own["key"]: own}}))
+    pieces = {r["key"]: r for r in (piece, other_task)}
+    (tmp_path / "piece-call.json").write_text(json.dumps({"machine": machine, "rows": pieces}))
+    argv = ["run.py", "--merge", str(tmp_path / "piece-call.json"), "--merge-keys", "train/*/Ant/*", "train/sac*"]
+    monkeypatch.setattr(sys, "argv", argv + ["--name", "table", "--out", str(tmp_path), "--report-only"])
+    bench.main()
+    rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert sorted(rows) == sorted([own["key"], piece["key"]])  # (--merge-keys left out the halfcheetah row)
+    assert rows[piece["key"]]["from_results"] == "piece-call" and "from_results" not in rows[own["key"]]
+    md = (tmp_path / "table.md").read_text()
+    assert "| train/brax_ppo/Ant/0@gpu-2 | - | completed; from piece-call |" in md
+    assert "| train/ppo_isaac/Ant/0@gpu-1 | - | completed |" in md
