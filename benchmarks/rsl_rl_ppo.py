@@ -5,7 +5,8 @@ ppo_isaac.py.
 
 Settings: Isaac Lab's published rsl_rl configurations (SETTINGS), the same recipe for Ant
 (isaaclab_tasks/manager_based/classic/ant/agents/rsl_rl_ppo_cfg.py) and Humanoid (.../classic/humanoid/agents/
-rsl_rl_ppo_cfg.py), and that one fixed configuration for every other task. The budget: --total-timesteps (default:
+rsl_rl_ppo_cfg.py), and that one fixed configuration for every other task; --obs-normalization is a variant of them
+(rsl_rl normalizes the observations), for rows of its own. The budget: --total-timesteps (default:
 ppo_isaac.py's for the task). rsl_rl learns as it does in Isaac Lab: observations as a TensorDict group "policy" for
 actor and critic, dones = terminated | truncated, extras["time_outs"] = truncated (rsl_rl bootstraps those), and
 its own check for NaN at every step. Evaluated as ppo_isaac.py --no-async-eval evaluates: every --eval-gap seconds
@@ -63,6 +64,15 @@ SETTINGS = dict(
 )
 
 
+def settings(obs_normalization: bool = False) -> dict:
+    """A copy of SETTINGS (rsl_rl edits its configuration); obs_normalization: rsl_rl's running normalization of
+    the actor's and the critic's observations, a variant: Isaac Lab's configurations leave it off, as Isaac Lab's
+    envs scale their observations themselves, which Brax's envs do not (their joint velocities come raw)."""
+    cfg = json.loads(json.dumps(SETTINGS))
+    cfg["actor"]["obs_normalization"] = cfg["critic"]["obs_normalization"] = obs_normalization
+    return cfg
+
+
 def rsl_rl_env(env):
     """isaac_env's `env` as rsl_rl's VecEnv (a class made here, so that rsl_rl is imported only when used)."""
     from rsl_rl.env import VecEnv
@@ -109,6 +119,11 @@ def main(argv=None) -> None:
     parser.add_argument("--eval-env-num", type=int, default=128)
     parser.add_argument("--eval-times", type=int, default=128)
     parser.add_argument("--out", required=True, help="JSON file for the evaluation rows and the summary")
+    parser.add_argument(
+        "--obs-normalization",
+        action="store_true",
+        help="a variant of Isaac Lab's settings: rsl_rl normalizes the observations (running mean and variance)",
+    )
     args = parser.parse_args(argv)
     try:
         from rsl_rl.runners import OnPolicyRunner
@@ -129,12 +144,13 @@ def main(argv=None) -> None:
         env.compile(background=True)
     defaults = ppo_isaac.TASK_DEFAULTS.get(env.name, ppo_isaac.TASK_DEFAULTS["other"])
     budget = args.total_timesteps or defaults["total_timesteps"]
-    cfg = json.loads(json.dumps(SETTINGS))  # (rsl_rl edits its configuration)
+    cfg = settings(args.obs_normalization)
     vec_env = rsl_rl_env(env)
     runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device=str(env.device))
     vec_env.start()
     actor = runner.alg.get_policy()  # deterministic by default: the mean action
-    summary = dict(system="rsl_rl_ppo", task=env.name, seed=args.seed, env_num=args.env_num, settings=SETTINGS)
+    summary = dict(system="rsl_rl_ppo", task=env.name, seed=args.seed, env_num=args.env_num)
+    summary.update(settings=settings(args.obs_normalization))  # (what ran; rsl_rl has edited cfg)
     summary.update(evals=[], training_sps=[], status="running", budget=budget)
 
     def write() -> None:

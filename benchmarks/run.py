@@ -1185,6 +1185,12 @@ def main() -> None:
         help="extra ppo_isaac.py flags for the ppo part; pass as --ppo-flags='--a --b' (with =)",
     )
     parser.add_argument("--sac-flags", default="", help="extra sac_isaac.py flags for the sac part")
+    parser.add_argument(
+        "--rsl-rl-flags",
+        default="",
+        help="extra benchmarks/rsl_rl_ppo.py flags for the rsl_rl part, e.g. --rsl-rl-flags=--obs-normalization "
+        "with --label ' obsnorm' (a variant of Isaac Lab's settings, in rows of its own)",
+    )
     parser.add_argument("--script", default=None, help="another copy of the part's script (e.g. an older version)")
     parser.add_argument("--label", default="", help="appended to the system's name in rows and keys (e.g. ' old')")
     parser.add_argument(
@@ -1442,7 +1448,7 @@ def main() -> None:
                     )
                     flags += ["--episode-length", str(a.episode_length)] if a.episode_length else []
                 elif system == "rsl_rl_ppo":  # Isaac Lab's settings; budget and episode limit as our scripts get them
-                    flags = budget
+                    flags = a.rsl_rl_flags.split() + budget
                 else:
                     flags = (a.ppo_flags if part == "ppo" else a.sac_flags).split() + budget
                 cap = {"sac": a.sac_seconds, "brax": a.brax_seconds}.get(part, a.max_seconds)

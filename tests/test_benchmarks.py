@@ -633,7 +633,7 @@ def test_rsl_rl_adapter_gives_its_runner_observation_groups_dones_and_time_outs(
         return out
 
     vec_env.step = recorded_step
-    cfg = json.loads(json.dumps(rsl_rl_ppo.SETTINGS))
+    cfg = rsl_rl_ppo.settings()
     cfg["num_steps_per_env"] = 10
     runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device="cpu")
     assert not vec_env.get_observations()["policy"].any()
@@ -651,10 +651,36 @@ def test_rsl_rl_adapter_gives_its_runner_observation_groups_dones_and_time_outs(
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
 
 
+def test_rsl_rl_variant_normalizes_the_observations_of_actor_and_critic():
+    """rsl_rl_ppo.py --obs-normalization: rsl_rl's running normalizer in both networks, updated by a rollout; Isaac
+    Lab's settings (the default) have none, and making the variant leaves them so."""
+    pytest.importorskip("rsl_rl", reason="rsl-rl-lib is not installed: pip install -r tests/requirements.txt")
+    import rsl_rl_ppo
+    import torch
+    from rsl_rl.runners import OnPolicyRunner
+
+    import isaac_env
+
+    cfg = rsl_rl_ppo.settings(obs_normalization=True)
+    assert cfg["actor"]["obs_normalization"] and cfg["critic"]["obs_normalization"]
+    assert not rsl_rl_ppo.SETTINGS["actor"]["obs_normalization"] and rsl_rl_ppo.settings() == rsl_rl_ppo.SETTINGS
+    env = isaac_env.make_env("Pendulum", 8, "torch", "cpu", seed=0, max_episode_length=15)
+    vec_env = rsl_rl_ppo.rsl_rl_env(env)
+    cfg["num_steps_per_env"] = 10
+    runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device="cpu")
+    vec_env.start()
+    normalizers = [runner.alg.actor.obs_normalizer, runner.alg.critic.obs_normalizer]
+    assert not any(isinstance(n, torch.nn.Identity) for n in normalizers)
+    runner.learn(num_learning_iterations=1)
+    assert all(n.count > 0 and n.mean.abs().sum() > 0 for n in normalizers)  # (updated by the rollout)
+
+
 def test_rsl_rl_part_of_the_runner(tmp_path):
-    """run.py --parts rsl_rl at tiny sizes on the CPU: a completed row with rsl_rl's evaluations on our clock."""
+    """run.py --parts rsl_rl at tiny sizes on the CPU: a completed row with rsl_rl's evaluations on our clock; a
+    variant's flags reach rsl_rl_ppo.py, in rows labelled as such."""
     pytest.importorskip("rsl_rl", reason="rsl-rl-lib is not installed: pip install -r tests/requirements.txt")
     cmd = [sys.executable, "benchmarks/run.py", "--parts", "rsl_rl", "--tasks", "Pendulum", "--seeds", "0"]
+    cmd += ["--rsl-rl-flags=--obs-normalization", "--label", " obsnorm"]
     cmd += ["--env-num", "8", "--device", "cpu", "--total-timesteps", "768", "--eval-envs", "4", "--eval-gap", "0"]
     cmd += ["--out", str(tmp_path), "--runs-root", str(tmp_path), "--name", "rsl"]
     result = subprocess.run(
@@ -663,7 +689,8 @@ def test_rsl_rl_part_of_the_runner(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(os.path.join(str(tmp_path), "rsl.json")) as f:
         row = next(iter(json.load(f)["rows"].values()))
-    assert row["system"] == "rsl_rl_ppo" and row["status"] == "completed" and row["env_num"] == 8
+    assert row["system"] == "rsl_rl_ppo obsnorm" and row["status"] == "completed" and row["env_num"] == 8
+    assert row["flags"][0] == "--obs-normalization" and row["key"].startswith("train/rsl_rl_ppo obsnorm/Pendulum/0@")
     assert [e[1] for e in row["evals"]] == [256, 512, 768]  # at each iteration's end (--eval-gap 0)
     assert all(e[4] == 4 for e in row["evals"]) and row["steady_sps"] > 0
 
