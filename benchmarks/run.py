@@ -31,6 +31,7 @@ own PPO gets the same JAX cache and threshold as our scripts.
 import argparse
 import datetime
 import fnmatch
+import importlib.metadata
 import json
 import os
 import platform
@@ -1116,10 +1117,10 @@ def machine_info(device: str) -> Dict:
         else "CPU " + (platform.processor() or platform.machine())
     )
     versions = {"python": platform.python_version(), "torch": torch.__version__}
-    for module in ("jax", "brax", "mujoco"):
-        try:
-            versions[module] = __import__(module).__version__
-        except Exception:
+    for package in ("jax", "brax", "mujoco"):  # (installed metadata: importing MuJoCo would fix its OpenGL here,
+        try:  # before isaac_env chooses headless EGL for --video, in a process that goes on to render)
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
             pass
     return {"gpu": gpu, "versions": versions}
 
