@@ -209,6 +209,13 @@ def run_process(
     }
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (plain `timeout`, a scheduler, `kill`) stops this runner as Ctrl-C does: each run then gets SIGINT
+    and is recorded. Left to its default, it would end this process alone, and the runs, in sessions of their own,
+    would go on orphaned, holding the GPU."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def cache_env(cache: str) -> Dict:
     """Environment for one run with its compilation caches (JAX, torch inductor, Triton) in `cache`. NVLink multicast
     stays off (NCCL's NVLS and its kin): the multi-GPU machines here are shared; a gradient all-reduce needs none."""
@@ -1307,6 +1314,7 @@ def main() -> None:
             "the whole machine, and warm runs reuse one cold run's caches"
         )
     a.row_label = a.label + (" warm" if a.jax_cache == "warm" else "")
+    stop_on_sigterm()
     sys.path.insert(0, ROOT)
     import isaac_env  # (here, not at import: it imports torch, slow for the tests that import this module)
 

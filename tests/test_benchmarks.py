@@ -153,6 +153,19 @@ def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
     assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
 
 
+def test_a_terminated_benchmark_stops_its_run_as_ctrl_c_does(tmp_path):
+    """SIGTERM (plain `timeout`) to the runner: the run in its own session gets SIGINT once and is recorded, rather
+    than going on orphaned after the runner has gone."""
+    driver = "run.stop_on_sigterm()\nr = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
+    driver += "print('stop', run.STOP['requested'], 'exit', r['returncode'])"
+    driver = "import sys; sys.path.insert(0, 'benchmarks'); import run\n" + driver
+    code = driver.format(SIGINT_COUNTER, str(tmp_path / "c.log"))
+    cmd = ["timeout", "1.5", sys.executable, "-c", code]  # (SIGTERM, timeout's default)
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "stop True exit 0" in result.stdout, result.stdout + result.stderr
+    assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
+
+
 def test_runs_at_once_each_take_the_first_free_slot(monkeypatch):
     """--gpus / --share: jobs run at once, one per slot, in order, every row saved; one slot runs them in turn."""
     import threading
