@@ -31,7 +31,6 @@ own PPO gets the same JAX cache and threshold as our scripts.
 import argparse
 import datetime
 import fnmatch
-import importlib.metadata
 import json
 import os
 import platform
@@ -1123,12 +1122,13 @@ def machine_info(device: str) -> Dict:
         if device != "cpu" and torch.cuda.is_available()
         else "CPU " + (platform.processor() or platform.machine())
     )
+    import isaac_env
+
     versions = {"python": platform.python_version(), "torch": torch.__version__}
     for package in ("jax", "brax", "mujoco"):  # (installed metadata: importing MuJoCo would fix its OpenGL here,
-        try:  # before isaac_env chooses headless EGL for --video, in a process that goes on to render)
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
+        version = isaac_env._package_version(package)  # before isaac_env chooses headless EGL for --video)
+        if version:
+            versions[package] = version
     return {"gpu": gpu, "versions": versions}
 
 

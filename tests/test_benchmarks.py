@@ -797,6 +797,6 @@ def test_machine_info_reads_versions_without_importing_the_simulator():
     """The versions in a results file come from the installed packages' metadata: importing MuJoCo would fix its
     OpenGL before isaac_env chooses headless EGL, and a later --video in the same process (a test's) would fail."""
     code = "import sys, run; v = run.machine_info('cpu')['versions']; print(sorted(v), 'mujoco' in sys.modules)"
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "benchmarks"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "benchmarks")]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120).stdout
     assert out.split("] ")[-1].strip() == "False" and "'mujoco'" in out and "'jax'" in out, out
