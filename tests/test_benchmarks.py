@@ -130,11 +130,11 @@ SIGINT_COUNTER = (
 )
 
 
-def stopped_after_1_5_s(driver: str) -> subprocess.CompletedProcess:
-    """`driver`, Python run with the benchmarks' runner importable as `run`, stopped by `timeout -s INT 1.5`."""
+def stopped_after_1_5_s(driver: str, signal: str = "INT") -> subprocess.CompletedProcess:
+    """`driver`, Python run with the benchmarks' runner importable as `run`, stopped by `timeout -s SIGNAL 1.5`."""
     driver = "import sys; sys.path.insert(0, 'benchmarks'); import run\n" + driver
     return subprocess.run(
-        ["timeout", "-s", "INT", "1.5", sys.executable, "-c", driver],
+        ["timeout", "-s", signal, "1.5", sys.executable, "-c", driver],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -156,12 +156,11 @@ def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
 def test_a_terminated_benchmark_stops_its_run_as_ctrl_c_does(tmp_path):
     """SIGTERM (plain `timeout`) to the runner: the run in its own session gets SIGINT once and is recorded, rather
     than going on orphaned after the runner has gone."""
-    driver = "run.stop_on_sigterm()\nr = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
-    driver += "print('stop', run.STOP['requested'], 'exit', r['returncode'])"
-    driver = "import sys; sys.path.insert(0, 'benchmarks'); import run\n" + driver
-    code = driver.format(SIGINT_COUNTER, str(tmp_path / "c.log"))
-    cmd = ["timeout", "1.5", sys.executable, "-c", code]  # (SIGTERM, timeout's default)
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = stopped_after_1_5_s(
+        "run.stop_on_sigterm()\nr = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
+        "print('stop', run.STOP['requested'], 'exit', r['returncode'])".format(SIGINT_COUNTER, str(tmp_path / "c.log")),
+        signal="TERM",  # (timeout's default)
+    )
     assert "stop True exit 0" in result.stdout, result.stdout + result.stderr
     assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
 
