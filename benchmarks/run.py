@@ -66,6 +66,10 @@ TIME_RATIO_GOALS = {"ant": 0.33, "humanoid": 0.3}
 WARM_GOALS = {"ant": 30.0, "humanoid": 45.0}
 STARTUP_GOALS = {"cold": 35.0, "warm": 10.0}
 TRAINING_SHARE_GOALS = {"halfcheetah": 0.8}
+# The six-task table (issue 27): ppo_isaac.py against its peers on the same simulator, task by task; its return at the
+# budget at or above each peer's on at least 5 of the 6 tasks (three seeds a side), in at most 0.5x rsl_rl's seconds
+PEERS = ("rsl_rl_ppo", "brax_ppo")
+PEER_TASKS, PEER_TASK_GOAL, PEER_SEEDS, PEER_TIME_GOAL = 6, 5, 3, {"rsl_rl_ppo": 0.5}
 STOP = {"requested": False}  # set by Ctrl-C or `timeout -s INT`: the run in progress is recorded, the rest skipped
 # compile alone is left out: it adds compilation time, and the kernel launches it saves are what graphs save
 LEVERS = {"eager": ["--no-cudagraphs"], "cudagraphs": [], "compile+cudagraphs": ["--compile"]}  # (graphs: default)
@@ -628,6 +632,7 @@ def report(results: Dict, path_md: str, plot_dir: str) -> None:
         lines.append("")
         lines += startup_lines(started)
         lines += ratio_lines(train, levers, ceiling_sps)
+        lines += peer_lines(train)
     lines += gpu_lines([r for r in rows if r["part"] == "gpus" and r.get("status") != "failed"])
     lines += [
         "## Provenance",
@@ -910,6 +915,113 @@ def ratio_lines(train: List[Dict], levers: List[Dict], ceiling_sps) -> List[str]
     if not lines:  # (no row meets a target, as in an A/B of two labelled versions: no table)
         return []
     return ["## Ratios against the targets", "", "| what | measured | target |", "| --- | --- | --- |"] + lines + [""]
+
+
+def peer_lines(train: List[Dict]) -> List[str]:
+    """ppo_isaac.py against each peer (PEERS) task by task: returns at the step budget (means over the completed seeds;
+    a task counts towards a goal only with PEER_SEEDS of each side) and seconds to the task's threshold, ours over the
+    peer's, per seed, from runs alone on one host. A labelled peer (a variant, e.g. "rsl_rl_ppo obsnorm") is shown, not
+    counted. Only in the six-task table, which rsl_rl's rows mark (not in the main table's, warm rows among them)."""
+    best = [r for r in best_rows(train) if r.get("status") == "completed" and r["evals"]]
+    peers = sorted({r["system"] for r in best if r["system"].split()[0] in PEERS})
+    if not any(p.startswith("rsl_rl_ppo") for p in peers) or not any(r["system"] == "ppo_isaac" for r in best):
+        return []
+    lines = [
+        "## Against the peers",
+        "",
+        "`ppo_isaac.py` against each peer on each task: return at the step budget, means over the completed seeds, "
+        "and seconds from process start to the task's threshold, ours over the peer's, seed by seed, from runs alone "
+        "on one host. A variant of a peer (a label after its name) is shown for reference and not counted.",
+        "",
+        "| task | peer | seeds, ours / peer | return at budget, ours / peer | ours / peer | seconds to threshold, "
+        "ours / peer |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    verdicts = {peer: {"above": [], "below": [], "short": []} for peer in PEERS}  # tasks, by outcome
+    times = {peer: [] for peer in PEERS}  # (task, seed, ratio) where both reached the threshold
+
+    def finals(task: str, system: str) -> List[float]:
+        return [r["evals"][-1][2] for r in best if r["task"] == task and r["system"] == system]
+
+    for task in sorted({r["task"] for r in best}):
+        target = TARGETS.get(task.lower())
+        ours = finals(task, "ppo_isaac")
+        for peer in [p for p in peers if any(r["task"] == task and r["system"] == p for r in best)] if ours else []:
+            theirs = finals(task, peer)
+            o, t = sum(ours) / len(ours), sum(theirs) / len(theirs)
+            if peer in PEERS:
+                full = len(ours) >= PEER_SEEDS and len(theirs) >= PEER_SEEDS
+                verdicts[peer]["short" if not full else "above" if o >= t else "below"].append(
+                    "{} ({:.2f})".format(task, o / t) if t > 0 and full else task
+                )
+            pairs = [
+                (a, b)
+                for a in best
+                for b in best
+                if a["task"] == b["task"] == task
+                and (a["system"], b["system"]) == ("ppo_isaac", peer)
+                and a["seed"] == b["seed"]
+                and host_of(a) == host_of(b)
+                and alone(a)
+                and alone(b)
+            ]
+            seconds = []
+            for a, b in pairs if target else []:
+                x, y = seconds_to(a["evals"], target), seconds_to(b["evals"], target)
+                if x and y and peer in times:
+                    times[peer].append((task, a["seed"], x / y))
+                seconds.append(
+                    "seed {}: {}".format(
+                        a["seed"],
+                        "{:.2f} ({:.0f} s / {:.0f} s)".format(x / y, x, y)
+                        if x and y
+                        else "ours {:.0f} s, the peer never".format(x)
+                        if x
+                        else "the peer {:.0f} s, ours never".format(y)
+                        if y
+                        else "neither reached it",
+                    )
+                )
+            lines.append(
+                "| {} | {} | {} / {} | {:.0f} / {:.0f} | {} | {} |".format(
+                    task,
+                    peer,
+                    len(ours),
+                    len(theirs),
+                    o,
+                    t,
+                    "{:.2f}".format(o / t) if t > 0 else "-",
+                    "; ".join(seconds) or "no pair alone on one host",
+                )
+            )
+    lines.append("")
+    for peer in [p for p in PEERS if p in peers]:
+        v = verdicts[peer]
+        lines.append(
+            "- Return at budget at or above {}'s on {} of {} tasks (goal: {} of {}, {} seeds a side): {}; below it on: "
+            "{}; fewer than {} seeds yet: {}.".format(
+                peer,
+                len(v["above"]),
+                PEER_TASKS,
+                PEER_TASK_GOAL,
+                PEER_TASKS,
+                PEER_SEEDS,
+                ", ".join(v["above"]) or "none",
+                ", ".join(v["below"]) or "none",
+                PEER_SEEDS,
+                ", ".join(v["short"]) or "none",
+            )
+        )
+        if peer in PEER_TIME_GOAL:
+            lines.append(
+                "- Seconds to the threshold, ours / {}'s, where both reached it (goal: at most {}): {}.".format(
+                    peer,
+                    PEER_TIME_GOAL[peer],
+                    ", ".join("{} seed {} {:.2f}".format(task, seed, x) for task, seed, x in times[peer])
+                    or "no such pair yet",
+                )
+            )
+    return lines + [""]
 
 
 def goal_lines(train: List[Dict]) -> List[str]:

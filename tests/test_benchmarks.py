@@ -728,6 +728,40 @@ def test_report_table_means_sample_std_thresholds_and_a_missing_seed(tmp_path):
     assert "| 120 (1 of 2 seeds) (target 3000; -, 120) |" in line  # seed 0 never reached it
 
 
+def test_report_against_the_peers_counts_tasks_with_three_seeds_a_side(tmp_path):
+    """Issue 27's goals on hand-made rows: per task and peer, the means at the budget and their ratio; a task counts
+    (at or above, below) only with three completed seeds a side; a labelled variant is shown, not counted; seconds to
+    the threshold pair seeds alone on one host (a shared run gives none)."""
+    budget = 50_000_000
+    rows = []
+    for seed in range(3):
+        rows += [
+            row("ppo_isaac", seed, [[50 + seed, 2, 3100], [100, budget, 4000 + 100 * seed]]),
+            row("rsl_rl_ppo", seed, [[200, 2, 3000 if seed == 0 else 10], [300, budget, 2000]]),
+            row("rsl_rl_ppo obsnorm", seed, [[150, 2, 3000], [300, budget, 8000]]),
+            row("ppo_isaac", seed, [[60, 2, 7000], [90, budget, 9000]], task="Humanoid"),
+            row("brax_ppo", seed, [[120, 2, 6000], [200, budget, 10000]], task="Humanoid"),
+        ]
+    rows += [row("rsl_rl_ppo", seed, [[100, 2, 8000], [300, budget, 8000]], task="Humanoid") for seed in (0, 1)]
+    rows.append(row("rsl_rl_ppo", 2, [[300, 2, 9000]], task="Humanoid", status="stopped"))  # not at its budget
+    rows[1]["runs_sharing_gpu"] = 2  # rsl_rl's Ant seed 0 shared its GPU: no time pair
+    md = render(tmp_path, rows)
+    assert (
+        "| Ant | rsl_rl_ppo | 3 / 3 | 4100 / 2000 | 2.05 | seed 1: ours 51 s, the peer never; seed 2: ours 52 s" in md
+    )
+    assert "| Ant | rsl_rl_ppo obsnorm | 3 / 3 | 4100 / 8000 | 0.51 | seed 0: 0.33 (50 s / 150 s);" in md
+    assert "| Humanoid | brax_ppo | 3 / 3 | 9000 / 10000 | 0.90 | seed 0: 0.50 (60 s / 120 s);" in md
+    assert "| Humanoid | rsl_rl_ppo | 3 / 2 | 9000 / 8000 | 1.12 | seed 0: 0.60 (60 s / 100 s); seed 1: 0.60" in md
+    assert (
+        "- Return at budget at or above rsl_rl_ppo's on 1 of 6 tasks (goal: 5 of 6, 3 seeds a side): Ant (2.05); "
+        "below it on: none; fewer than 3 seeds yet: Humanoid."
+    ) in md  # the obsnorm variant, below ours on Ant, is not counted
+    assert "where both reached it (goal: at most 0.5): Humanoid seed 0 0.60, Humanoid seed 1 0.60." in md
+    assert "on 0 of 6 tasks (goal: 5 of 6, 3 seeds a side): none; below it on: Humanoid (0.90);" in md
+    for system in ("ppo_isaac", "brax_ppo"):  # no peers, or not the six-task table (the main table's Brax rows)
+        assert "## Against the peers" not in render(tmp_path, [r for r in rows if r["system"] in ("ppo_isaac", system)])
+
+
 def test_seed_band_averages_seeds_over_the_time_they_share():
     """The figure's shading: seeds' returns, linear between evaluations, averaged over the seconds that every seed
     covers, with the lowest and highest seed around the mean; seeds sharing no time give no band."""
