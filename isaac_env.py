@@ -387,7 +387,16 @@ def _brax_env(name: str):
     brax_envs = _import_brax_envs()  # (here too where the task list came from JAX's cache folder: see _brax_tasks)
     with warnings.catch_warnings():  # Brax warns at every load that it is not actively maintained (MJX is)
         warnings.filterwarnings("ignore", message="Brax System")
-        return brax_envs.get_environment(name, backend="mjx")
+        try:
+            return brax_envs.get_environment(name, backend="mjx")
+        except ValueError as e:  # Brax lists tasks that have no MJX version (0.14.2: swimmer) and says so this way
+            if "backend" not in str(e):
+                raise
+            raise EnvError(
+                "Brax's {} has no MJX version (Brax says: {}); this adapter runs Brax's tasks on MJX only".format(
+                    name, e
+                )
+            ) from None
 
 
 def _brax_programs(name: str, num_envs: int, max_episode_length: int, jax_platform: str) -> Dict:

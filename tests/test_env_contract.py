@@ -395,6 +395,15 @@ def test_unknown_task_and_bad_sizes_raise_env_error():
             isaac_env.make_env("Pendulum", 4, device="cuda")
 
 
+def test_a_brax_task_without_an_mjx_version_is_one_clear_error():
+    """Brax lists swimmer, which has no MJX version: one EnvError that says so (the scripts print it as one line),
+    not Brax's ValueError from deep in its constructor."""
+    pytest.importorskip("brax")
+    assert "swimmer" in isaac_env.available_tasks()["brax"]  # (else this checks nothing: Brax changed)
+    with pytest.raises(isaac_env.EnvError, match="Brax's swimmer has no MJX version .*Unsupported backend: mjx"):
+        isaac_env.make_env("swimmer", 2, backend="brax", device="cpu")
+
+
 def test_under_torchrun_each_rank_lists_its_own_gpu_first(monkeypatch):
     # Before CUDA starts, the local rank's GPU goes first in CUDA_VISIBLE_DEVICES: torch and JAX then take it as GPU 0
     # (JAX alone on it), and the other GPUs stay visible behind it for NCCL's direct paths. Decided once per process.
