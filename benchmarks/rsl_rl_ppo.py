@@ -149,9 +149,17 @@ def main(argv=None) -> None:
     runner = OnPolicyRunner(vec_env, cfg, log_dir=None, device=str(env.device))
     vec_env.start()
     actor = runner.alg.get_policy()  # deterministic by default: the mean action
-    summary = dict(system="rsl_rl_ppo", task=env.name, seed=args.seed, env_num=args.env_num)
-    summary.update(settings=settings(args.obs_normalization))  # (what ran; rsl_rl has edited cfg)
-    summary.update(evals=[], training_sps=[], status="running", budget=budget)
+    summary = dict(
+        system="rsl_rl_ppo",
+        task=env.name,
+        seed=args.seed,
+        env_num=args.env_num,
+        settings=settings(args.obs_normalization),  # (what ran, a fresh copy: rsl_rl has edited cfg)
+        evals=[],
+        training_sps=[],
+        status="running",
+        budget=budget,
+    )
 
     def write() -> None:
         with open(args.out + ".tmp", "w") as f:
