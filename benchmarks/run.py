@@ -946,15 +946,19 @@ def peer_lines(train: List[Dict]) -> List[str]:
     for task in sorted({r["task"] for r in best}):
         target = TARGETS.get(task.lower())
         ours = finals(task, "ppo_isaac")
-        for peer in [p for p in peers if any(r["task"] == task and r["system"] == p for r in best)] if ours else []:
+        if not ours:
+            continue
+        for peer in peers:
             theirs = finals(task, peer)
+            if not theirs:
+                continue
             o, t = sum(ours) / len(ours), sum(theirs) / len(theirs)
             if peer in PEERS:
                 full = len(ours) >= PEER_SEEDS and len(theirs) >= PEER_SEEDS
                 verdicts[peer]["short" if not full else "above" if o >= t else "below"].append(
                     "{} ({:.2f})".format(task, o / t) if t > 0 and full else task
                 )
-            pairs = [
+            pairs = [  # (none without a threshold for the task)
                 (a, b)
                 for a in best
                 for b in best
@@ -964,9 +968,10 @@ def peer_lines(train: List[Dict]) -> List[str]:
                 and host_of(a) == host_of(b)
                 and alone(a)
                 and alone(b)
+                and target
             ]
             seconds = []
-            for a, b in pairs if target else []:
+            for a, b in pairs:
                 x, y = seconds_to(a["evals"], target), seconds_to(b["evals"], target)
                 if x and y and peer in times:
                     times[peer].append((task, a["seed"], x / y))
