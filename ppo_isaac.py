@@ -1083,15 +1083,16 @@ class Run:
     def on_signal(self, signum, frame) -> None:
         """Ctrl-C or SIGTERM: stop at the end of this env step (the script asks stopping(); on a CPU an iteration can
         take minutes), or under torchrun at the end of this iteration, all ranks together; save, evaluate once more,
-        save, exit 0. Another one, a second later (one Ctrl-C can come twice: to the process and to its group), stops
-        at once."""
+        save, exit 0. Another one, a second later (one Ctrl-C can come twice: to the process and to its group), during
+        the final evaluation skips it, and the summary is written without it (a slow simulator's episodes of 1000
+        steps take minutes); elsewhere, or a third one, stops at once."""
         if time.time() - self.last_signal < 1.0:
             return
         self.signals, self.last_signal = self.signals + 1, time.time()
         if self.signals > 1:
             raise KeyboardInterrupt
         tqdm.write(
-            "stopping {}, then saving, one more evaluation and saving (Ctrl-C again: at once)".format(
+            "stopping {}, then saving, one more evaluation and saving (Ctrl-C again: the summary without it)".format(
                 "after this iteration, all ranks together" if self.world_size > 1 else "at this step's end"
             )
         )
@@ -1140,17 +1141,24 @@ class Run:
         if self.rank > 0:
             return
         self.progress.close()
-        reached = seconds_to(self.args.target_return, self.evals) is not None
-        status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
         if self.interrupted:
             self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluations below
-        if self.job is not None and self.job["step"] != self.global_step:  # one of earlier weights still riding: not
-            self.job = None  # waited for (on a slow simulator it takes as long as the final one, of the final weights)
-            self.env.ride(None)
-        self.collect_evaluation(wait=True)
-        if not self.evals or self.evals[-1][1] != self.global_step:
-            self.evaluate_now()
-        self.save()
+        final_eval_skipped = False
+        try:  # (a second Ctrl-C raises KeyboardInterrupt here: see on_signal)
+            if self.job is not None and self.job["step"] != self.global_step:  # one of earlier weights still riding:
+                self.job = None  # not waited for (on a slow simulator it takes as long as the final one would)
+                self.env.ride(None)
+            self.collect_evaluation(wait=True)
+            if not self.evals or self.evals[-1][1] != self.global_step:
+                self.evaluate_now()
+            self.save()
+        except KeyboardInterrupt:  # the summary, at once, without the final evaluation; a third Ctrl-C: no summary
+            tqdm.write("the final evaluation skipped by a second Ctrl-C; writing the summary")
+            if not self.interrupted:
+                self.save()
+            self.interrupted, final_eval_skipped = True, not self.evals or self.evals[-1][1] != self.global_step
+        reached = seconds_to(self.args.target_return, self.evals) is not None
+        status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
         steady = [median([row[i] for row in self.steady]) for i in range(3)]
         evaluating = [median([row[0] for row in self.steady if row[3:] == [flag]]) for flag in (1.0, 0.0)]
         cuda = self.device.type == "cuda"
@@ -1178,6 +1186,7 @@ class Run:
             startup=dict(STARTUP),
             jax_cache=isaac_env.jax_cache_line() if self.env.backend == "brax" else None,
             final_eval_return=self.evals[-1][2] if self.evals else None,
+            final_eval_skipped=final_eval_skipped,  # (by a second Ctrl-C: the last evaluation is of earlier weights)
             best_eval_return=self.best_return,
             final_eval_std=(self.evals[-1] + [None])[3] if self.evals else None,
             eval_episodes=self.args.eval_times,
