@@ -169,12 +169,18 @@ class GpuMonitor:
         }
 
 
+# A run told to stop (SIGINT) gets STOP_SECONDS[0] s for its final evaluation, save and summary; then a second SIGINT
+# (our scripts skip what is left of that evaluation and write the summary at once: a slow simulator's 1000-step
+# episodes take minutes); STOP_SECONDS[1] s after the first, SIGKILL.
+STOP_SECONDS = (40.0, 60.0)
+
+
 def run_process(
     cmd: List[str], log_path: str, max_seconds: float, env: Optional[Dict] = None, cwd: str = ROOT, gpu_index: int = 0
 ) -> Dict:
     """Run one benchmark process with its output in log_path; after max_seconds, or once the benchmark is stopped
     (STOP, set by Ctrl-C here or in the thread that runs the others: --gpus, --share), it gets SIGINT (our scripts
-    then save their summary), and 60 s later SIGKILL."""
+    then save their summary), a second one if it is slow to stop, then SIGKILL (STOP_SECONDS)."""
     print("+ " + " ".join(cmd), flush=True)
     with open(log_path, "w") as log:
         start = time.time()
@@ -183,6 +189,7 @@ def run_process(
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         monitor = GpuMonitor(proc.pid, gpu_index)  # (the first GPU of the run's)
         asked = None  # type: Optional[float]  # when it got SIGINT
+        asked_twice = False
         while proc.poll() is None:
             try:
                 proc.wait(timeout=0.2)
@@ -197,7 +204,10 @@ def run_process(
             if asked is None and (STOP["requested"] or time.time() - start > max_seconds):
                 proc.send_signal(signal.SIGINT)
                 asked = time.time()
-            elif asked is not None and time.time() - asked > 60:  # too slow to stop
+            elif asked is not None and not asked_twice and time.time() - asked > STOP_SECONDS[0]:
+                proc.send_signal(signal.SIGINT)  # still evaluating: the summary without it
+                asked_twice = True
+            elif asked is not None and time.time() - asked > STOP_SECONDS[1]:  # too slow to stop
                 STOP["requested"] = True
                 proc.kill()
         proc.wait()

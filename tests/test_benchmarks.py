@@ -153,6 +153,28 @@ def test_a_stopped_benchmark_passes_one_sigint_on(tmp_path):
     assert (tmp_path / "c.log").read_text().strip() == "sigints 1"
 
 
+# a training script's stand-in still in its final evaluation after the first SIGINT: the second one ends it
+SLOW_TO_STOP = (
+    "import signal, sys, time\ncount = []\n"
+    "def on_sigint(*_):\n    count.append(1)\n    if len(count) == 2:\n        print('sigints 2'); sys.exit(0)\n"
+    "signal.signal(signal.SIGINT, on_sigint)\ntime.sleep(20)\nprint('sigints', len(count))"
+)
+
+
+def test_a_run_slow_to_stop_gets_a_second_sigint_before_sigkill(tmp_path):
+    """Our scripts answer a second SIGINT in their final evaluation (a slow simulator's takes minutes) by writing the
+    summary without it: the runner sends one STOP_SECONDS[0] s after the first, and kills only at STOP_SECONDS[1]."""
+    result = stopped_after_1_5_s(
+        "run.STOP_SECONDS = (1.0, 15.0)\nr = run.run_process([sys.executable, '-c', {!r}], {!r}, 60)\n"
+        "print('stop', run.STOP['requested'], 'exit', r['returncode'], 'seconds', r['process_seconds'])".format(
+            SLOW_TO_STOP, str(tmp_path / "c.log")
+        )
+    )
+    assert "stop True exit 0 seconds" in result.stdout, result.stdout + result.stderr
+    assert float(result.stdout.split()[-1]) < 10  # the second SIGINT came after about 1 s, not at 15 s or 20 s
+    assert (tmp_path / "c.log").read_text().strip() == "sigints 2"
+
+
 def test_a_terminated_benchmark_stops_its_run_as_ctrl_c_does(tmp_path):
     """SIGTERM (plain `timeout`) to the runner: the run in its own session gets SIGINT once and is recorded, rather
     than going on orphaned after the runner has gone."""
