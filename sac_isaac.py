@@ -1311,6 +1311,7 @@ class Run:
         if self.rank > 0:
             return
         self.progress.close()
+        reached = seconds_to(self.args.target_return, self.evals) is not None  # (before the final evaluation)
         if self.interrupted:
             self.save()  # first, so that nothing is lost if another Ctrl-C stops the evaluations below
         final_eval_skipped = False
@@ -1327,7 +1328,6 @@ class Run:
             if not self.interrupted:
                 self.save()
             self.interrupted, final_eval_skipped = True, not self.evals or self.evals[-1][1] != self.global_step
-        reached = seconds_to(self.args.target_return, self.evals) is not None
         status = "interrupted" if self.interrupted else "target_reached" if reached else "completed"
         steady = [median([row[i] for row in self.steady]) for i in range(3)]
         evaluating = [median([row[0] for row in self.steady if row[3:] == [flag]]) for flag in (1.0, 0.0)]

@@ -367,6 +367,23 @@ def in_process(module, argv):  # a run in this process (no seconds of imports), 
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
+def test_the_target_stops_training_only_when_an_evaluation_during_training_reaches_it(tmp_path, monkeypatch, script):
+    """--target-return: "target_reached" is a run that stopped early for it; a run that trained its whole budget is
+    "completed" even where its final evaluation is the first to reach the target (the return-at-budget columns of the
+    benchmarks count completed runs only)."""
+    module = ppo_isaac if script == "ppo_isaac.py" else sac_isaac
+    monkeypatch.chdir(tmp_path)
+    common = ["--env-name", "Pendulum", "--env-num", 16, "--total-timesteps", 4096, "--target-return", -1e9]
+    common += ["--episode-length", 20, "--eval-env-num", 4, "--eval-times", 4]
+    in_process(module, tiny(script, *common, "--eval-gap", 1e9, "--run-name", "final"))  # the final evaluation only
+    in_process(module, tiny(script, *common, "--eval-gap", 0, "--run-name", "during"))  # one at every iteration
+    final, during = summary(tmp_path / "runs" / "final"), summary(tmp_path / "runs" / "during")
+    assert final["status"] == "completed" and final["steps"] >= 4096 and len(final["evals"]) == 1
+    assert final["seconds_to_target"] is not None  # (it did reach it, at the end)
+    assert during["status"] == "target_reached" and during["steps"] < 4096
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_evaluations_run_beside_training_on_copies_and_leave_it_as_it_was(tmp_path, monkeypatch, script):
     """The default (--async-eval) with --eval-gap 0: an evaluation is due at every iteration's end. Each rides on the
     training envs' riders, 21 env steps for one 20-step episode per rider (a restart, then the episode): nearly 3
