@@ -12,7 +12,10 @@ Modes, each timed after its compilation and 300 warm-up steps, for each env coun
   policy   the adapter stepped with the sampled actions of a trained ppo_isaac.py checkpoint (--policy): the
            states a learning run visits. MJX's constraint solver iterates until every env of the batch has
            converged (up to the model's limit), so a walking Ant may step slower than a random one.
-Prints one JSON object per line: task, env_num, mode, steps_per_second, compile_seconds, platform.
+--solver fast gives the jit and torch modes' env the MJX solver settings that Brax gives Ant and Humanoid (Newton, 1
+iteration, 4 line-search steps); Brax's other tasks keep their model files' (halfcheetah, hopper and walker2d 4
+iterations, humanoidstandup 8; MuJoCo's default 50 line-search steps): how much of a task's speed is its solver's.
+Prints one JSON object per line: task, env_num, mode, solver, steps_per_second, compile_seconds, platform.
 """
 
 import argparse
@@ -58,9 +61,17 @@ def main() -> None:
     )
     parser.add_argument("--scan-length", type=int, default=100, help="steps per jitted scan call (mode jit)")
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
+    parser.add_argument(
+        "--solver",
+        default="model",
+        choices=["model", "fast"],
+        help="MJX's solver settings in modes jit and torch: the task's own (model), or Ant's and Humanoid's (fast)",
+    )
     args = parser.parse_args()
     if "policy" in args.modes and not args.policy:
         parser.error("mode policy needs --policy CHECKPOINT")
+    if args.solver == "fast" and {"adapter", "policy"} & set(args.modes):
+        parser.error("--solver fast acts in modes jit and torch only (the adapter builds the task as Brax has it)")
 
     device = torch.device(
         "cuda"
@@ -74,7 +85,14 @@ def main() -> None:
     sync_torch = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     for n in args.env_nums:
-        env = envs.training.wrap(envs.get_environment(task, backend="mjx"), episode_length=1000)
+        brax_env = envs.get_environment(task, backend="mjx")
+        if args.solver == "fast":  # (before the wrappers, which keep the env they wrap)
+            import mujoco
+
+            brax_env.sys = brax_env.sys.tree_replace(
+                {"opt.solver": mujoco.mjtSolver.mjSOL_NEWTON, "opt.iterations": 1, "opt.ls_iterations": 4}
+            )
+        env = envs.training.wrap(brax_env, episode_length=1000)
         key = jax.device_put(jax.random.PRNGKey(0), jax_device)
         for mode in args.modes:
             compile_start = time.perf_counter()
@@ -159,6 +177,9 @@ def main() -> None:
                         "task": task,
                         "env_num": n,
                         "mode": mode,
+                        "solver": "{} iterations, {} line-search steps".format(
+                            int(brax_env.sys.opt.iterations), int(brax_env.sys.opt.ls_iterations)
+                        ),
                         "platform": platform,
                         "steps_per_second": round(steps_per_call / seconds_per_call, 1),
                         "compile_seconds": round(compile_seconds, 1),

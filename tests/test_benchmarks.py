@@ -119,8 +119,23 @@ def test_ceiling_steps_a_trained_policy(smoke):
     ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    modes = [json.loads(line)["mode"] for line in result.stdout.splitlines() if line.startswith("{")]
-    assert modes == ["adapter", "policy"]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["mode"] for r in rows] == ["adapter", "policy"]
+    assert rows[0]["solver"] == "100 iterations, 50 line-search steps"  # (the model file's: MuJoCo's defaults)
+
+
+def test_ceiling_can_give_a_task_the_solver_settings_of_ant_and_humanoid():
+    """--solver fast: MJX's solver as Brax sets it for Ant and Humanoid, in the modes that build their own env; the
+    adapter builds the task as Brax has it, so asking for both is an error."""
+    cmd = [sys.executable, "benchmarks/ceiling.py", "--task", "inverted_pendulum", "--env-nums", "4", "--device", "cpu"]
+    cmd += ["--seconds", "0.1", "--scan-length", "2", "--solver", "fast"]
+    result = subprocess.run(cmd + ["--modes", "jit"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(r["mode"], r["solver"]) for r in rows] == [("jit", "1 iterations, 4 line-search steps")]
+    assert rows[0]["steps_per_second"] > 0
+    result = subprocess.run(cmd + ["--modes", "adapter"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "--solver fast acts in modes jit and torch only" in result.stderr
 
 
 # a training script's stand-in: counts the SIGINTs it gets in 4 s
