@@ -11,9 +11,10 @@
 #
 # Where the time goes (one H200, measured 2026-12-03): Brax gives MJX's solver 1 iteration and 4 line-search steps on
 # Ant and Humanoid only; the other four tasks keep their model files' solver settings (4 iterations; humanoidstandup 8)
-# and run 4-23x fewer steps/s than Ant. ppo_isaac.py: Ant 50M in about 90 s, halfcheetah 124k steps/s, hopper 192k,
-# humanoidstandup 35k (its 100M steps: about 48 min). Brax PPO's halfcheetah: 80k steps/s, and each of its 20
-# evaluations stops training for about 22 s (about 20 min a run). humanoidstandup's nine runs take about 9 of the 14 h.
+# and run 4-23x fewer steps/s than Ant (on a CPU, Ant's settings made three of them 10x faster: results/*mjx-solver*).
+# ppo_isaac.py: Ant 50M in about 90 s, halfcheetah 124k steps/s, hopper 192k, humanoidstandup 35k (its 100M steps: about
+# 48 min). Brax PPO's halfcheetah: 80k steps/s, and each of its 20 evaluations stops training for about 22 s (about 20
+# min a run). humanoidstandup's nine runs take about 9 of the 14 h.
 # A cap (--max-seconds, --brax-seconds, --sac-seconds) guards against a hung run only: none cuts a run at its budget.
 #
 # On a machine of several GPUs, GPUS="0 1 2 3" runs one run per GPU at once, each alone on its GPU (about a quarter of
