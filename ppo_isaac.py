@@ -40,14 +40,12 @@ from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Pyth
 # ---------------------------------------------------------------------------------------------- arguments
 DEMO = "python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("agent", "optimizer")
-# Per-task defaults of the options left None in Args (other tasks: "other"); Ant, Humanoid: rl_games' Isaac Gym choices,
-# but for Ant's horizon, 8 (rl_games: 16): twice the updates per sample, for 10% fewer steps/s, reached return 3000 on
-# Brax's Ant at about 8M steps instead of 12M (H200, three seeds: benchmarks/results/2026-12-03-nvidia-h200-ant-sweep-2)
+# Per-task defaults of the options left None in Args (other tasks: "other"); Ant, Humanoid: rl_games' Isaac Gym choices
 TASK_DEFAULTS = {
     "ant": dict(
         total_timesteps=50_000_000,
         net_dim=256,
-        horizon=8,
+        horizon=16,
         minibatches=2,
         repeat_times=4,
         learning_rate=3e-4,
