@@ -107,6 +107,11 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
         ["--minibatches 7 must divide env_num * horizon, 40"],
     ),
     (
+        ["ppo_isaac.py"],
+        ["--env-name", "Pendulum", "--init-noise-std", "0"],
+        ["--init-noise-std must be positive, got 0"],
+    ),
+    (
         ["sac_isaac.py"],
         ["--env-name", "Pendulum", "--env-num", "64", "--buffer-size", "256"],
         ["holds 4 steps per env"],
