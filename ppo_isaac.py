@@ -40,6 +40,9 @@ from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Pyth
 # ---------------------------------------------------------------------------------------------- arguments
 DEMO = "python ppo_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("agent", "optimizer")
+# Options that set only where training starts: a resumed run goes on from its checkpoint's (the optimiser's state holds
+# the learning rate)
+KEPT_ON_RESUME = ("learning_rate", "init_noise_std")
 # Per-task defaults of the options left None in Args (other tasks: "other"); Ant, Humanoid: rl_games' Isaac Gym choices
 TASK_DEFAULTS = {
     "ant": dict(
@@ -519,12 +522,12 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         "video",
     )  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
-    idle += ["run_name"] if args.resume and "run_name" in given else []
+    idle += [n for n in ("run_name",) + KEPT_ON_RESUME if args.resume and n in given]
     if idle:
         fail(
             "{} cannot act with {}".format(
                 ", ".join("--" + n.replace("_", "-") for n in idle),
-                "--eval-only" if args.eval_only else "--resume (it continues in the checkpoint's folder)",
+                "--eval-only" if args.eval_only else "--resume (it goes on from the checkpoint's state, in its folder)",
             )
         )
     path, ckpt = args.checkpoint or args.resume, None

@@ -44,6 +44,9 @@ from typing_extensions import Annotated  # noqa: E402  (typing.Annotated is Pyth
 # ---------------------------------------------------------------------------------------------- arguments
 DEMO = "python sac_isaac.py --env-name Pendulum --env-num 64 --device cpu"
 CHECKPOINT_PARTS = ("actor", "critic", "critic_target", "log_alpha", "actor_opt", "critic_opt", "alpha_opt")
+# Options that set only where training starts: a resumed run goes on from its checkpoint's (the optimiser's state holds
+# the learning rate)
+KEPT_ON_RESUME = ("learning_rate", "weight_decay", "init_alpha")
 # Per-task defaults of the options left None in Args (other tasks: "other"); locomotion: FastTD3's choices
 TASK_DEFAULTS = {
     "ant": dict(
@@ -682,12 +685,12 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[Args, Optional[Dict]]:
         "video",
     )  # the options that act with --eval-only
     idle = [n for n in given if n not in evaluating] if args.eval_only else []
-    idle += ["run_name"] if args.resume and "run_name" in given else []
+    idle += [n for n in ("run_name",) + KEPT_ON_RESUME if args.resume and n in given]
     if idle:
         fail(
             "{} cannot act with {}".format(
                 ", ".join("--" + n.replace("_", "-") for n in idle),
-                "--eval-only" if args.eval_only else "--resume (it continues in the checkpoint's folder)",
+                "--eval-only" if args.eval_only else "--resume (it goes on from the checkpoint's state, in its folder)",
             )
         )
     path, ckpt = args.checkpoint or args.resume, None

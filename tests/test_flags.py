@@ -79,6 +79,13 @@ COMBINATIONS = [  # (scripts, arguments, fragments of the one-line error)
     ),
     (
         ["ppo_isaac.py", "sac_isaac.py"],
+        ["--resume", CKPT, "--learning-rate", "1e-3", "--total-timesteps", "9000"],
+        ["--learning-rate cannot act with --resume (it goes on from the checkpoint's state"],
+    ),
+    (["ppo_isaac.py"], ["--resume", CKPT, "--init-noise-std", "0.5"], ["--init-noise-std cannot act with --resume"]),
+    (["sac_isaac.py"], ["--resume", CKPT, "--init-alpha=0.01"], ["--init-alpha cannot act with --resume"]),
+    (
+        ["ppo_isaac.py", "sac_isaac.py"],
         ["--resume", CKPT, "--env-name", "cart-pole", "--total-timesteps", "9000"],
         ["has --env-name Pendulum, not cart-pole: leave it out"],
     ),

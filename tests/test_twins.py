@@ -8,7 +8,17 @@ import pytest
 from conftest import ROOT
 
 # Definitions that are the algorithm's own (or its own data), allowed to differ between the two scripts.
-ALGORITHM = {"DEMO", "CHECKPOINT_PARTS", "TASK_DEFAULTS", "Args", "check_args", "mlp", "LOSS_NAMES", "main"}
+ALGORITHM = {
+    "DEMO",
+    "CHECKPOINT_PARTS",
+    "KEPT_ON_RESUME",
+    "TASK_DEFAULTS",
+    "Args",
+    "check_args",
+    "mlp",
+    "LOSS_NAMES",
+    "main",
+}
 # The shared run infrastructure: present in both, the same text (a definition missing from one fails too).
 SHARED = {
     "per_task",
